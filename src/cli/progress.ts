@@ -1,0 +1,162 @@
+/**
+ * A small single-line terminal progress bar shared by the whole CLI
+ * (model downloads, compression, decompression).
+ *
+ * It draws only when the stream is a terminal (`stream.isTTY`), redraws at most
+ * about ten times a second, and prints nothing at all otherwise, so piping
+ * stderr to a file or running under CI leaves the output clean.
+ *
+ * @example
+ * const bar = new ProgressBar({ stream: process.stderr, label: 'stories15M', unit: 'bytes' });
+ * bar.update(received, total);
+ * bar.finish('done');
+ */
+
+export interface ProgressBarOptions {
+  /** Where to draw; usually `process.stderr`. Nothing is printed unless `stream.isTTY`. */
+  stream: NodeJS.WriteStream;
+  /** Shown before the bar, e.g. a file name or "compress". */
+  label: string;
+  /** The amount of work in all, if known. May also be given later through `update`. */
+  total?: number;
+  /** How to show amounts: 'bytes' (KiB, MiB, …; the default) or 'tokens' (plain counts). */
+  unit?: 'bytes' | 'tokens';
+  /** Injected clock in milliseconds, for tests. Defaults to `Date.now`. */
+  now?: () => number;
+}
+
+/** Minimum time between two redraws, in milliseconds (about 10 per second). */
+const REDRAW_INTERVAL_MS = 100;
+/** Width of the bar itself, in cells. */
+const BAR_WIDTH = 24;
+
+export class ProgressBar {
+  private readonly stream: NodeJS.WriteStream;
+  private readonly label: string;
+  private readonly unit: 'bytes' | 'tokens';
+  private readonly now: () => number;
+  private readonly enabled: boolean;
+  private total: number | undefined;
+  private done = 0;
+  private readonly startedAt: number;
+  private lastDrawAt = Number.NEGATIVE_INFINITY;
+  private lastLineLength = 0;
+  private finished = false;
+  /** A smoothed rate (units per second) so the time left does not jump about. */
+  private rate = 0;
+  private rateSampleAt: number;
+  private rateSampleDone = 0;
+
+  constructor(opts: ProgressBarOptions) {
+    this.stream = opts.stream;
+    this.label = opts.label;
+    this.unit = opts.unit ?? 'bytes';
+    this.total = validTotal(opts.total);
+    this.now = opts.now ?? Date.now;
+    this.enabled = Boolean(opts.stream.isTTY);
+    this.startedAt = this.now();
+    this.rateSampleAt = this.startedAt;
+  }
+
+  /** Records progress: `done` units so far, out of `total` if given (or the total known before). */
+  update(done: number, total?: number): void {
+    if (this.finished) return;
+    if (Number.isFinite(done) && done >= 0) this.done = done;
+    const t = validTotal(total);
+    if (t !== undefined) this.total = t;
+    if (!this.enabled) return;
+    const now = this.now();
+    this.sampleRate(now);
+    if (now - this.lastDrawAt < REDRAW_INTERVAL_MS) return;
+    this.lastDrawAt = now;
+    this.draw(this.render(now));
+  }
+
+  /** Draws the final state once, then moves to a new line. Further calls do nothing. */
+  finish(message?: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.enabled) return;
+    const now = this.now();
+    const elapsed = Math.max(now - this.startedAt, 1) / 1000;
+    const amount = this.format(this.done);
+    const average = `${this.format(this.done / elapsed)}/s`;
+    const line = `${this.label} ${amount} in ${formatDuration(elapsed)} (${average})${message ? ` ${message}` : ''}`;
+    this.draw(line);
+    this.stream.write('\n');
+  }
+
+  private sampleRate(now: number): void {
+    const dt = (now - this.rateSampleAt) / 1000;
+    if (dt < 0.25) return;
+    const instant = Math.max(this.done - this.rateSampleDone, 0) / dt;
+    this.rate = this.rate === 0 ? instant : this.rate * 0.7 + instant * 0.3;
+    this.rateSampleAt = now;
+    this.rateSampleDone = this.done;
+  }
+
+  /** The text of one progress line at time `now` (exposed for tests through `draw`). */
+  private render(now: number): string {
+    const elapsed = Math.max(now - this.startedAt, 1) / 1000;
+    const rate = this.rate > 0 ? this.rate : this.done / elapsed;
+    const rateText = `${this.format(rate)}/s`;
+    if (this.total === undefined || this.total === 0) {
+      return `${this.label} ${this.format(this.done)} ${rateText}`;
+    }
+    const fraction = Math.min(this.done / this.total, 1);
+    const filled = Math.round(fraction * BAR_WIDTH);
+    const bar = '#'.repeat(filled) + '-'.repeat(BAR_WIDTH - filled);
+    const percent = `${(fraction * 100).toFixed(0).padStart(3)}%`;
+    const left = rate > 0 ? formatDuration(Math.max(this.total - this.done, 0) / rate) : '--';
+    return `${this.label} [${bar}] ${percent} ${this.format(this.done)}/${this.format(this.total)} ${rateText} ${left} left`;
+  }
+
+  private draw(line: string): void {
+    const columns = this.stream.columns;
+    let text = line;
+    if (typeof columns === 'number' && columns > 10 && text.length > columns - 1) {
+      text = text.slice(0, columns - 2) + '…';
+    }
+    const pad = this.lastLineLength > text.length ? ' '.repeat(this.lastLineLength - text.length) : '';
+    this.stream.write(`\r${text}${pad}`);
+    this.lastLineLength = text.length;
+  }
+
+  private format(n: number): string {
+    return this.unit === 'bytes' ? formatBytes(n) : formatCount(n);
+  }
+}
+
+function validTotal(total: number | undefined): number | undefined {
+  return typeof total === 'number' && Number.isFinite(total) && total >= 0 ? total : undefined;
+}
+
+/** 1536 → "1.5 KiB"; binary units, one decimal below 100. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = Math.max(n, 0);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  if (i === 0) return `${Math.round(v)} B`;
+  return `${v < 100 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** 12345 → "12.3k" tokens. */
+export function formatCount(n: number): string {
+  const v = Math.max(n, 0);
+  if (v < 1000) return `${Math.round(v)}`;
+  if (v < 1_000_000) return `${(v / 1000).toFixed(1)}k`;
+  return `${(v / 1_000_000).toFixed(1)}M`;
+}
+
+/** Seconds → "42s", "3m05s", "1h02m". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--';
+  const s = Math.max(Math.round(seconds), 0);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
