@@ -1,0 +1,114 @@
+/**
+ * One lmzip measurement in its own process, so that GNU time can report the
+ * process's peak memory the same way as for the baselines. Started by
+ * lmzip-runner.ts with one JSON argument (a WorkerRequest); prints one JSON line
+ * (a WorkerResponse) on standard output.
+ *
+ * LMZIP_BENCH_MODULE, when set, names the module to import instead of the
+ * library (the harness's own tests use it to run without a model).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+export interface WorkerRequest {
+  mode: 'compress' | 'decompress' | 'raw';
+  model: string;
+  input: string;
+  /** compress/decompress: where the result goes. */
+  output?: string;
+  lanes?: number;
+  window?: number;
+  threads?: number;
+}
+
+export interface WorkerStats {
+  inputBytes: number;
+  outputBytes: number;
+  payloadBytes: number;
+  idealBits: number;
+  tokens: number;
+  modelChunks: number;
+  otherChunks: number;
+  seconds: number;
+}
+
+export interface WorkerResponse {
+  ok: boolean;
+  error?: string;
+  /** Seconds spent in the library call alone (Node's monotonic clock). */
+  callSeconds: number;
+  modelLoadSeconds: number;
+  outputBytes?: number;
+  stats?: WorkerStats;
+  raw?: { tokens: number; seconds: number };
+  /** process.resourceUsage().maxRSS at the end, KiB. */
+  maxRssKiB: number;
+  modelName?: string;
+}
+
+interface LmzipApi {
+  Model: { load(path: string, opts?: { threads?: number }): Promise<LmzipModel> };
+  compressWithStats(
+    data: Buffer,
+    opts: Record<string, unknown>,
+  ): Promise<{ output: Buffer; stats: WorkerStats }>;
+  decompress(data: Buffer, opts: Record<string, unknown>): Promise<Buffer>;
+  measureModelSpeed(
+    model: LmzipModel,
+    data: Buffer,
+    opts: Record<string, unknown>,
+  ): Promise<{ tokens: number; seconds: number }>;
+}
+
+interface LmzipModel {
+  facts?: { name?: string };
+  dispose(): void;
+}
+
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+async function main(): Promise<void> {
+  const req = JSON.parse(process.argv[2] ?? '{}') as WorkerRequest;
+  const override = process.env.LMZIP_BENCH_MODULE;
+  const api = (await import(override ? pathToFileURL(override).href : '../index.js')) as LmzipApi;
+  const now = () => Number(process.hrtime.bigint()) / 1e9;
+  const res: WorkerResponse = { ok: false, callSeconds: 0, modelLoadSeconds: 0, maxRssKiB: 0 };
+  let model: LmzipModel | undefined;
+  try {
+    const data = readFileSync(req.input);
+    let t = now();
+    model = await api.Model.load(req.model, defined({ threads: req.threads }));
+    res.modelLoadSeconds = now() - t;
+    res.modelName = model.facts?.name;
+    const schedule = defined({ lanes: req.lanes, window: req.window, threads: req.threads });
+    t = now();
+    if (req.mode === 'compress') {
+      const { output, stats } = await api.compressWithStats(data, { model, ...schedule, measureIdeal: true });
+      res.callSeconds = now() - t;
+      writeFileSync(req.output!, output);
+      res.outputBytes = output.length;
+      res.stats = { ...stats };
+    } else if (req.mode === 'decompress') {
+      const back = await api.decompress(data, { model });
+      res.callSeconds = now() - t;
+      writeFileSync(req.output!, back);
+      res.outputBytes = back.length;
+    } else {
+      const raw = await api.measureModelSpeed(model, data, schedule);
+      res.callSeconds = now() - t;
+      res.raw = { tokens: raw.tokens, seconds: raw.seconds };
+    }
+    res.ok = true;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    res.error = `${e.code ? e.code + ': ' : ''}${e.message ?? String(err)}`;
+  } finally {
+    model?.dispose();
+  }
+  res.maxRssKiB = process.resourceUsage().maxRSS;
+  process.stdout.write(JSON.stringify(res) + '\n');
+}
+
+await main();
