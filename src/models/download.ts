@@ -177,6 +177,18 @@ async function fetchFollowing(
     const fromHub = req.hubOrigin !== undefined && origin === req.hubOrigin;
     hub.sha256 ??= linked ?? (fromHub ? parseShaHeader(response.headers.get('etag')) : undefined);
     hub.size ??= parseSize(response.headers.get('x-linked-size'));
+    // Stop before following the redirect to the CDN when the hub already says it is the wrong file.
+    const pinned = req.expectedSha256?.toLowerCase();
+    const wrongSha = pinned !== undefined && hub.sha256 !== undefined && hub.sha256 !== pinned;
+    const wrongSize = req.expectedSize !== undefined && hub.size !== undefined && hub.size !== req.expectedSize;
+    if (wrongSha || wrongSize) {
+      await response.body?.cancel().catch(() => undefined);
+      throw mismatch(
+        wrongSha
+          ? `the server reports SHA-256 ${hub.sha256} for this file, but ${pinned} was expected`
+          : `the server reports ${hub.size} bytes for this file, but ${req.expectedSize} were expected`,
+      );
+    }
     if (response.status >= 300 && response.status < 400 && response.headers.get('location')) {
       await response.body?.cancel().catch(() => undefined);
       url = new URL(response.headers.get('location') as string, url).href;
@@ -257,18 +269,6 @@ async function attempt(req: DownloadRequest, userSignal: AbortSignal | undefined
     if (response.status !== 200 && response.status !== 206) {
       await response.body?.cancel().catch(() => undefined);
       throw statusError(response.status, finalUrl);
-    }
-
-    // What the file must be.
-    if (pinnedSha && hub.sha256 && hub.sha256 !== pinnedSha) {
-      await response.body?.cancel().catch(() => undefined);
-      await discardPartial(partial);
-      throw mismatch(`the server reports SHA-256 ${hub.sha256} for this file, but ${pinnedSha} was expected`);
-    }
-    if (req.expectedSize !== undefined && hub.size !== undefined && hub.size !== req.expectedSize) {
-      await response.body?.cancel().catch(() => undefined);
-      await discardPartial(partial);
-      throw mismatch(`the server reports ${hub.size} bytes for this file, but ${req.expectedSize} were expected`);
     }
 
     let start = 0;
