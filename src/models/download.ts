@@ -171,7 +171,10 @@ async function fetchFollowing(
       response = await fetch(url, { method: 'GET', headers: h, redirect: 'manual', signal });
     } catch (e) {
       if (signal.aborted) throw e;
-      throw new DownloadError('MODEL_UNAVAILABLE', describeNetworkError(e, url), { retryable: true, cause: e });
+      // A refused connection or an unknown host name will not change in a second; a reset might.
+      const code = (e as { cause?: { code?: string } })?.cause?.code;
+      const retryable = !['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH'].includes(code ?? '');
+      throw new DownloadError('MODEL_UNAVAILABLE', describeNetworkError(e, url), { retryable, cause: e });
     }
     const linked = parseShaHeader(response.headers.get('x-linked-etag'));
     const fromHub = req.hubOrigin !== undefined && origin === req.hubOrigin;
