@@ -1,0 +1,148 @@
+/**
+ * Shared fixtures for the reliability tests: the small trained model, sample text it
+ * predicts well (so chunks are model-coded), a seeded PRNG, and the .lmz layout
+ * offsets the mutators need (docs/FORMAT.md).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LmzipError, Model } from '../../src/index.js';
+import { ErrorCode } from '../../src/errors.js';
+import { crc32 } from '../../src/format/crc32.js';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const MODELS = resolve(REPO, '../shared/models');
+export const STORIES = resolve(MODELS, 'stories260K.gguf');
+export const RANDOM_LLAMA = resolve(MODELS, 'llama-2-tiny-random.gguf');
+export const GGUF_V1 = resolve(MODELS, 'stories260K-f32-ggufv1.gguf');
+export const VOCAB_SPM = resolve(REPO, 'vendor/llama.cpp/models/ggml-vocab-llama-spm.gguf');
+export const VOCAB_GPT2 = resolve(REPO, 'vendor/llama.cpp/models/ggml-vocab-gpt-2.gguf');
+export const haveModels = existsSync(STORIES);
+
+/** Every code an LmzipError may carry (a mutated file must end in one of these or in the right bytes). */
+export const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** Loaded once per test file, one thread: tests run beside other work on 2 cores. */
+let stories: Promise<Model> | undefined;
+export function storiesModel(): Promise<Model> {
+  stories ??= Model.load(STORIES, { threads: 1 });
+  return stories;
+}
+
+const SENTENCES = [
+  'Once upon a time, there was a little girl named Lily.',
+  'She loved to play outside in the sunshine with her dog, Max.',
+  'One day, they found a big red ball in the park.',
+  'Lily was very happy and she wanted to share the ball with her friends.',
+  'Tom came to the park and said, "Can I play too?"',
+  'Lily smiled and said, "Yes, let\'s play together!"',
+  'They played all day until the sun went down.',
+  'Then they went home and had a warm bowl of soup.',
+  'The moral of the story is that sharing makes everyone happy.',
+  'The little bird sang a song in the tall green tree.',
+];
+
+/** Story-like text the model predicts well, deterministic for a seed. */
+export function storyText(bytes: number, seed = 1): Buffer {
+  const rnd = prng(seed);
+  let s = '';
+  while (s.length < bytes) s += SENTENCES[Math.floor(rnd() * SENTENCES.length)] + (rnd() < 0.2 ? '\n\n' : ' ');
+  return Buffer.from(s.slice(0, bytes));
+}
+
+/** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---- the container's layout (format version 1) ------------------------------------
+export const FILE_HEADER_FIXED = 16;
+export const CHUNK_ENTRY = 18;
+export const FRAME_FIXED = 5;
+export const END_BLOCK = 21;
+
+export interface ChunkAt {
+  /** Offset of the chunk's table entry. */
+  entry: number;
+  method: number;
+  originalSize: number;
+  tokenCount: number;
+  payloadSize: number;
+  /** Offset of its payload. */
+  payload: number;
+}
+export interface FrameAt {
+  start: number;
+  tableEnd: number; // offset of the table's CRC
+  end: number;
+  chunks: ChunkAt[];
+}
+export interface Layout {
+  headerEnd: number; // first byte after the header CRC
+  frames: FrameAt[];
+  endBlock: number;
+}
+
+/** Where every structure of a valid .lmz file lies (for targeted mutations). */
+export function layout(file: Buffer): Layout {
+  const bodySize = file.readUInt32LE(12);
+  const headerEnd = FILE_HEADER_FIXED + bodySize + 4;
+  const frames: FrameAt[] = [];
+  let p = headerEnd;
+  while (file[p] === 1) {
+    const count = file.readUInt32LE(p + 1);
+    const tableEnd = p + FRAME_FIXED + count * CHUNK_ENTRY;
+    let payload = tableEnd + 4;
+    const chunks: ChunkAt[] = [];
+    for (let i = 0; i < count; i++) {
+      const e = p + FRAME_FIXED + i * CHUNK_ENTRY;
+      const c = { entry: e, method: file[e], originalSize: file.readUInt32LE(e + 2), tokenCount: file.readUInt32LE(e + 6),
+        payloadSize: file.readUInt32LE(e + 10), payload };
+      payload += c.payloadSize;
+      chunks.push(c);
+    }
+    frames.push({ start: p, tableEnd, end: payload, chunks });
+    p = payload;
+  }
+  if (file[p] !== 2 || p + END_BLOCK !== file.length) throw new Error('layout: not a well-formed file');
+  return { headerEnd, frames, endBlock: p };
+}
+
+/** Recomputes every structure's CRC so a mutation reaches the decoder instead of the parser. */
+export function fixChecksums(file: Buffer): Buffer {
+  const out = Buffer.from(file);
+  const bodySize = out.readUInt32LE(12);
+  const headerEnd = FILE_HEADER_FIXED + bodySize + 4;
+  if (headerEnd > out.length) return out;
+  out.writeUInt32LE(crc32(out.subarray(0, headerEnd - 4)), headerEnd - 4);
+  let p = headerEnd;
+  while (p < out.length && out[p] === 1 && p + FRAME_FIXED <= out.length) {
+    const count = out.readUInt32LE(p + 1);
+    const tableEnd = p + FRAME_FIXED + count * CHUNK_ENTRY;
+    if (count > 4096 || tableEnd + 4 > out.length) return out;
+    out.writeUInt32LE(crc32(out.subarray(p, tableEnd)), tableEnd);
+    let payloads = 0;
+    for (let i = 0; i < count; i++) payloads += out.readUInt32LE(p + FRAME_FIXED + i * CHUNK_ENTRY + 10);
+    p = tableEnd + 4 + payloads;
+  }
+  if (p + END_BLOCK <= out.length && out[p] === 2) out.writeUInt32LE(crc32(out.subarray(p, p + 17)), p + 17);
+  return out;
+}
+
+/** Runs fn; returns 'ok' with its value, or the LmzipError code. Anything else thrown fails the test. */
+export async function outcome<T>(fn: () => Promise<T>): Promise<{ code: string } | { ok: T }> {
+  try {
+    return { ok: await fn() };
+  } catch (e) {
+    if (!(e instanceof LmzipError)) throw new Error(`expected an LmzipError, got ${String(e)}`, { cause: e });
+    if (!KNOWN_CODES.has(e.code)) throw new Error(`unknown error code ${e.code}`);
+    return { code: e.code };
+  }
+}
