@@ -76,9 +76,9 @@ export const BASELINES: readonly Baseline[] = [
     versionArgs: [],
     // zpaq is an archiver: the archive holds one file named "input"; its size includes the
     // archive's own index (about 100 bytes). It uses 2 threads by default here.
-    compress: (_input, output, work) => ({ args: ['-quiet', 'a', output, 'input', '-m5'], cwd: work }),
+    compress: (_input, output, work) => ({ args: ['a', output, 'input', '-m5'], cwd: work }),
     decompress: (compressed, _output, work) => ({
-      args: ['-quiet', 'x', compressed, '-to', 'out', '-force'],
+      args: ['x', compressed, '-to', 'out', '-force'],
       cwd: work,
       resultFile: join(work, 'out', 'input'),
     }),

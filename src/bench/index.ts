@@ -54,6 +54,7 @@ export function benchDefaults(partial: Partial<BenchOptions> & { files: string[]
     png: true,
     tmpDir: join(tmpdir(), `lmzip-bench-${process.pid}`),
     timeoutSeconds: 3600,
+    sweepTimeoutSeconds: 300,
     log: () => {},
     command: [],
     ...partial,
@@ -147,6 +148,7 @@ async function measureLmzip(
   schedule: LmzipSchedule,
   runs: number,
   withRaw = true,
+  timeoutSeconds = opts.timeoutSeconds,
 ): Promise<MethodResult> {
   const base: MethodResult = {
     input: input.info.name,
@@ -174,7 +176,7 @@ async function measureLmzip(
   for (let i = 0; i < runs; i++) {
     const r = await runLmzipOnce(model, input.file, input.data, join(opts.tmpDir, 'work'), schedule, {
       raw: withRaw,
-      timeoutMs: opts.timeoutSeconds * 1000,
+      timeoutMs: timeoutSeconds * 1000,
     });
     if (!r.ok) return { ...base, status: 'failed', error: r.error };
     all.push(r);
@@ -211,8 +213,10 @@ async function measureLmzip(
       idealBits: stats.idealBits,
       payloadBytes: stats.payloadBytes,
       outputBytes: stats.outputBytes,
+      modelBytes: stats.modelBytes ?? input.info.bytes,
       modelChunks: stats.modelChunks,
-      otherChunks: stats.otherChunks,
+      otherChunks: (stats.otherChunks ?? 0) + (stats.brotliChunks ?? 0) + (stats.storedChunks ?? 0),
+      librarySeconds: stats.seconds,
       coderOverhead: stats.idealBits > 0 ? (stats.payloadBytes * 8) / stats.idealBits - 1 : null,
       containerBytes: size - stats.payloadBytes,
       compressTokensPerSecond: compressTps,
@@ -341,7 +345,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       for (const m of models) {
         for (const threads of opts.sweep.threads.length ? opts.sweep.threads : [opts.threads ?? 0]) {
           for (const l of opts.sweep.lanes) {
-            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, threads: threads || undefined }, 1);
+            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, threads: threads || undefined }, 1, true, opts.sweepTimeoutSeconds);
             const p: LaneSweepPoint = {
               model: basename(m),
               lanes: l,
@@ -501,6 +505,7 @@ Output
   --no-png                SVG charts only
   --install               apt-get install the missing tools first (as root, or through sudo)
   --timeout SECONDS       per process (default 3600)
+  --sweep-timeout SECONDS per process in the lanes sweep (default 300)
   -h, --help
 `;
 
@@ -551,6 +556,7 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
         'no-png': { type: 'boolean' },
         install: { type: 'boolean' },
         timeout: { type: 'string' },
+        'sweep-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -642,6 +648,7 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
     install: !!v.install,
     png: !v['no-png'],
     timeoutSeconds: positiveInt('--timeout', v.timeout) ?? 3600,
+    sweepTimeoutSeconds: positiveInt('--sweep-timeout', v['sweep-timeout']) ?? 300,
     log,
   });
 }

@@ -38,9 +38,12 @@ export async function runWorker(req: WorkerRequest, timeoutMs?: number, env?: No
   try {
     response = JSON.parse(line) as WorkerResponse;
   } catch {
+    const timedOut = r.signal === 'SIGKILL' && timeoutMs !== undefined && r.seconds * 1000 >= timeoutMs;
     response = {
       ok: false,
-      error: `worker exited with ${r.code ?? r.signal} and no result: ${r.stderr.trim().slice(-400)}`,
+      error: timedOut
+        ? `timed out after ${Math.round(timeoutMs / 1000)} s (${req.mode})`
+        : `worker exited with ${r.code ?? r.signal} and no result: ${r.stderr.trim().slice(-400)}`,
       callSeconds: 0,
       modelLoadSeconds: 0,
       maxRssKiB: 0,

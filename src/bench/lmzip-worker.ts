@@ -21,14 +21,20 @@ export interface WorkerRequest {
   threads?: number;
 }
 
+/** The library's CompressStats, as far as the benchmark reads them. */
 export interface WorkerStats {
   inputBytes: number;
   outputBytes: number;
+  /** Range-coder payload of the model-coded chunks. */
   payloadBytes: number;
+  /** Input bytes that were coded with the model (the rest went to fallback chunks). */
+  modelBytes?: number;
   idealBits: number;
   tokens: number;
   modelChunks: number;
-  otherChunks: number;
+  brotliChunks?: number;
+  storedChunks?: number;
+  otherChunks?: number;
   seconds: number;
 }
 

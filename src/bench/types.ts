@@ -44,6 +44,8 @@ export interface BenchOptions {
   tmpDir: string;
   /** Per-child time limit in seconds. */
   timeoutSeconds: number;
+  /** Per-child time limit in the lanes sweep. */
+  sweepTimeoutSeconds: number;
   /** Progress lines go here. */
   log: (line: string) => void;
   /** The command line, recorded in the report. */
@@ -123,8 +125,13 @@ export interface LmzipDetail {
   idealBits: number;
   payloadBytes: number;
   outputBytes: number;
+  /** Input bytes coded with the model; the rest went to fallback chunks. */
+  modelBytes: number;
   modelChunks: number;
+  /** Chunks stored or handed to brotli because the model path did not fit them. */
   otherChunks: number;
+  /** The library's own stats.seconds for the compression. */
+  librarySeconds: number;
   /** payloadBytes*8/idealBits − 1. */
   coderOverhead: number | null;
   /** Container bytes beyond the payload (header, chunk table, fallback chunks). */
