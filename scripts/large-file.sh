@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Large-input check: compresses and decompresses a file of several hundred MB through
+# the CLI (streaming from disk), verifies the round trip and reports wall time and
+# peak resident memory (/usr/bin/time -v) for each direction.
+#
+#   scripts/large-file.sh [SIZE_MB] [KIND] [MODEL]
+#     SIZE_MB  default 300
+#     KIND     mixed (default): 1 MiB blocks, most of them random bytes (brotli/stored
+#                chunks) and every 32nd story-like text that the model codes;
+#              random: random bytes only (the container and I/O path, fastest);
+#              text: story-like text only (model-coded throughout: slow, ~10k tokens/s
+#                with stories260K, so keep SIZE_MB small)
+#     MODEL    default ../shared/models/stories260K.gguf
+#
+# Not part of the default test run (minutes, GBs of disk). Needs `npm run build:ts`
+# first. Work files go to $LMZIP_LARGE_DIR (default /tmp/lmzip-large) and are removed
+# at the end unless KEEP=1. Exit status 0 when the round trip is exact.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SIZE_MB=${1:-300}
+KIND=${2:-mixed}
+MODEL=${3:-$ROOT/../shared/models/stories260K.gguf}
+DIR=${LMZIP_LARGE_DIR:-/tmp/lmzip-large}
+CLI="node $ROOT/dist/cli/main.js"
+[ -f dist/cli/main.js ] || { echo "large-file.sh: build first (npm run build:ts)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+mkdir -p "$DIR"
+IN=$DIR/input.bin
+cleanup() { [ -n "${KEEP:-}" ] || rm -f "$IN" "$IN.lmz" "$DIR/back.bin" "$DIR"/*.time; }
+trap cleanup EXIT
+
+echo "large-file: generating ${SIZE_MB} MiB ($KIND) in $IN"
+node - "$IN" "$SIZE_MB" "$KIND" <<'JS'
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+const [path, sizeMb, kind] = process.argv.slice(2);
+const sentences = ['Once upon a time, there was a little girl named Lily.', 'She loved to play outside with her dog.',
+  'One day they found a big red ball in the park.', 'Tom said, "Can I play too?"', 'They played until the sun went down.',
+  'The moral of the story is that sharing makes everyone happy.'];
+const MiB = 1 << 20;
+function text(n, seed) {
+  let s = '', x = seed;
+  while (s.length < n) { x = (x * 1103515245 + 12345) >>> 0; s += sentences[x % sentences.length] + ((x >> 8) % 5 ? ' ' : '\n'); }
+  return Buffer.from(s.slice(0, n));
+}
+const fd = fs.openSync(path, 'w');
+for (let i = 0; i < Number(sizeMb); i++) {
+  const useText = kind === 'text' || (kind === 'mixed' && i % 32 === 0);
+  fs.writeSync(fd, useText ? text(MiB, i + 1) : crypto.randomBytes(MiB));
+}
+fs.closeSync(fd);
+JS
+ls -l "$IN"
+
+measure() { # label, command...
+  local label=$1; shift
+  local t0=$SECONDS
+  /usr/bin/time -v -o "$DIR/$label.time" "$@"
+  local rss
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$DIR/$label.time")
+  printf 'large-file: %-10s %5ss  peak RSS %s MiB\n' "$label" $((SECONDS - t0)) $((rss / 1024))
+}
+measure compress $CLI -m "$MODEL" -k -f -o "$IN.lmz" "$IN"
+measure decompress $CLI -d -m "$MODEL" -k -f -o "$DIR/back.bin" "$IN.lmz"
+cmp "$IN" "$DIR/back.bin"
+ls -l "$IN" "$IN.lmz"
+echo "large-file: round trip exact; model file $(stat -c %s "$MODEL") bytes"

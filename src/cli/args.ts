@@ -1,0 +1,144 @@
+/**
+ * Command-line parsing in the gzip/xz style: clustered short flags (-dkc), values
+ * attached or separate (-T2, -T 2, --lanes=8, --lanes 8), `--` ends options.
+ */
+export interface CliOptions {
+  mode: 'compress' | 'decompress' | 'test' | 'list';
+  stdout: boolean;
+  output?: string;
+  keep: boolean;
+  force: boolean;
+  verbose: number;
+  quiet: boolean;
+  verify: boolean;
+  model?: string;
+  threads?: number;
+  lanes?: number;
+  ctx?: number;
+  overlap?: number;
+  gpuLayers?: number;
+  chunkSize?: number;
+  offline: boolean;
+  help: boolean;
+  version: boolean;
+  files: string[];
+}
+
+export class UsageError extends Error {}
+
+const VALUE_FLAGS: Record<string, keyof CliOptions> = {
+  o: 'output', m: 'model', T: 'threads',
+  output: 'output', model: 'model', threads: 'threads', lanes: 'lanes', ctx: 'ctx', window: 'ctx', overlap: 'overlap',
+  'gpu-layers': 'gpuLayers', 'chunk-size': 'chunkSize',
+};
+const NUMERIC: ReadonlySet<keyof CliOptions> = new Set(['threads', 'lanes', 'ctx', 'overlap', 'gpuLayers', 'chunkSize']);
+const LIMITS: Partial<Record<keyof CliOptions, [number, number]>> = {
+  threads: [1, 1024], lanes: [1, 256], ctx: [8, 1 << 20], overlap: [0, 1 << 20], gpuLayers: [-1, 100000], chunkSize: [64, 1 << 24],
+};
+
+function setBoolean(o: CliOptions, flag: string): boolean {
+  switch (flag) {
+    case 'd': case 'decompress': case 'uncompress': o.mode = 'decompress'; return true;
+    case 'z': case 'compress': o.mode = 'compress'; return true;
+    case 't': case 'test': o.mode = 'test'; return true;
+    case 'l': case 'list': o.mode = 'list'; return true;
+    case 'c': case 'stdout': case 'to-stdout': o.stdout = true; return true;
+    case 'k': case 'keep': o.keep = true; return true;
+    case 'f': case 'force': o.force = true; return true;
+    case 'v': case 'verbose': o.verbose++; return true;
+    case 'q': case 'quiet': o.quiet = true; return true;
+    case 'h': case 'help': o.help = true; return true;
+    case 'V': case 'version': o.version = true; return true;
+    case 'no-verify': o.verify = false; return true;
+    case 'offline': o.offline = true; return true;
+    default: return false;
+  }
+}
+
+function setValue(o: CliOptions, key: keyof CliOptions, raw: string, shown: string): void {
+  if (NUMERIC.has(key)) {
+    const n = Number(raw);
+    const [min, max] = LIMITS[key]!;
+    if (!/^-?\d+$/.test(raw) || n < min || n > max) throw new UsageError(`${shown} expects an integer from ${min} to ${max}, got '${raw}'`);
+    (o as unknown as Record<string, unknown>)[key] = n;
+  } else {
+    (o as unknown as Record<string, unknown>)[key] = raw;
+  }
+}
+
+export function parseArgs(argv: string[]): CliOptions {
+  const o: CliOptions = { mode: 'compress', stdout: false, keep: false, force: false, verbose: 0, quiet: false, verify: true,
+    offline: false, help: false, version: false, files: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      o.files.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = arg.slice(2, eq < 0 ? undefined : eq);
+      const key = VALUE_FLAGS[name];
+      if (key) {
+        const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+        if (value === undefined) throw new UsageError(`option --${name} needs a value`);
+        setValue(o, key, value, `--${name}`);
+      } else if (eq >= 0 || !setBoolean(o, name)) {
+        throw new UsageError(`unknown option --${name}`);
+      }
+      continue;
+    }
+    if (arg.startsWith('-') && arg !== '-') {
+      for (let j = 1; j < arg.length; j++) {
+        const flag = arg[j];
+        const key = VALUE_FLAGS[flag];
+        if (key) {
+          const value = j + 1 < arg.length ? arg.slice(j + 1) : argv[++i];
+          if (value === undefined) throw new UsageError(`option -${flag} needs a value`);
+          setValue(o, key, value, `-${flag}`);
+          break;
+        }
+        if (!setBoolean(o, flag)) throw new UsageError(`unknown option -${flag}`);
+      }
+      continue;
+    }
+    o.files.push(arg);
+  }
+  if (o.output !== undefined && o.files.length > 1) throw new UsageError('-o/--output takes one input file');
+  if (o.output !== undefined && o.stdout) throw new UsageError('-o and -c cannot be used together');
+  return o;
+}
+
+export const HELP = `Usage: lmzip [OPTION]... [FILE]...
+Compress or decompress FILEs with a language model (.lmz). With no FILE, or when
+FILE is -, read standard input and write standard output.
+
+  -z, --compress       compress (the default)
+  -d, --decompress     decompress
+  -t, --test           check that compressed FILEs decode and match their checksums
+  -l, --list           show what compressed FILEs hold: model, sizes, ratio, bits per byte
+  -c, --stdout         write to standard output; keep the input files
+  -o, --output=FILE    write to FILE (one input only)
+  -k, --keep           keep the input files (by default they are removed after success)
+  -f, --force          overwrite existing output files; write binary to a terminal
+  -m, --model=MODEL    GGUF path, built-in name, https:// URL or hf:owner/repo/file.gguf
+                       (default: LMZIP_MODEL, else smollm2-135m; decompression uses the
+                       model the file names unless -m is given)
+  -T, --threads=N      threads for the model (default: 1 below 100M parameters, else all cores)
+      --lanes=N        chunks coded in parallel, 1-256 (default 16)
+      --ctx=N          context window per lane in tokens (default: per model)
+      --overlap=N      tokens kept when a lane's window is full (default ctx/2)
+      --chunk-size=N   target chunk size in bytes (default: input spread over the lanes)
+      --gpu-layers=N   layers to offload to a GPU (-1 = all; default 0)
+      --no-verify      do not decode the output again before removing the input
+      --offline        never download a model
+  -v, --verbose        print statistics (repeat for more)
+  -q, --quiet          print no warnings or progress
+  -h, --help           show this help
+  -V, --version        show versions
+
+Commands:
+  lmzip models list|pull|info|rm     manage cached models (lmzip models --help)
+  lmzip bench [options]              benchmark against gzip, xz, zstd, … (lmzip bench --help)
+
+Exit status: 0 success, 1 error, 2 usage error.`;

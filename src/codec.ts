@@ -1,0 +1,324 @@
+/**
+ * Compressor and Decompressor: where the engine (llama.cpp lanes, native) meets the
+ * container (src/format). One-shot functions and streams are both built on these.
+ */
+import * as zlib from 'node:zlib';
+import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
+import { chunkLengths } from './chunker.js';
+import { ChunkMethod, FREQ_ALGORITHM, MAX_CHUNKS_PER_FRAME, MAX_CHUNK_SIZE, MAX_FRAME_SIZE } from './format/constants.js';
+import { crc32 } from './format/crc32.js';
+import type { ChunkEntry, FileHeader, Frame } from './format/types.js';
+import { writeEndBlock, writeFileHeader, writeFrameHeader } from './format/writer.js';
+import type { Model } from './model.js';
+import type { NativeSession } from './native.js';
+import { describeProfileDifference, numericProfile } from './profile.js';
+import type { CodecSettings } from './settings.js';
+
+/** Progress of a job, reported a few times a second. */
+export interface Progress {
+  /** Input bytes fully or partly processed. */
+  bytesIn: number;
+  /** Total input bytes, when known. */
+  bytesTotal?: number;
+  /** Output bytes produced so far. */
+  bytesOut: number;
+}
+
+/** Numbers about one compression, for benchmarks and `lmzip -v`. */
+export interface CompressStats {
+  inputBytes: number;
+  outputBytes: number;
+  /** Bytes of range-coder payload for model-coded chunks. */
+  payloadBytes: number;
+  /** Original bytes coded with the model. */
+  modelBytes: number;
+  /** Ideal code length of the model-coded tokens (−Σ log2 p), when measured; else 0. */
+  idealBits: number;
+  tokens: number;
+  modelChunks: number;
+  brotliChunks: number;
+  storedChunks: number;
+  frames: number;
+  seconds: number;
+}
+
+export function emptyStats(): CompressStats {
+  return { inputBytes: 0, outputBytes: 0, payloadBytes: 0, modelBytes: 0, idealBits: 0, tokens: 0, modelChunks: 0,
+    brotliChunks: 0, storedChunks: 0, frames: 0, seconds: 0 };
+}
+
+/** A cancel flag the native loop polls, wired to an AbortSignal. */
+export class CancelFlag {
+  readonly flag = new Int32Array(1);
+  #detach?: () => void;
+  constructor(signal?: AbortSignal) {
+    if (!signal) return;
+    const onAbort = () => {
+      this.flag[0] = 1;
+    };
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#detach = () => signal.removeEventListener('abort', onAbort);
+  }
+  check(signal?: AbortSignal): void {
+    if (this.flag[0] !== 0 || signal?.aborted) throw new LmzipError(ErrorCode.CANCELLED, 'the operation was cancelled');
+  }
+  detach(): void {
+    this.#detach?.();
+  }
+}
+
+function brotli(data: Uint8Array): Buffer {
+  return zlib.brotliCompressSync(data, {
+    params: {
+      [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+      [zlib.constants.BROTLI_PARAM_LGWIN]: 24,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+    },
+  });
+}
+
+/** The cheaper of brotli and stored for a chunk the model does not code. */
+function withoutModel(data: Uint8Array): { method: ChunkMethod; payload: Uint8Array } {
+  const packed = data.length >= 16 ? brotli(data) : undefined;
+  return packed && packed.length < data.length ? { method: ChunkMethod.Brotli, payload: packed } : { method: ChunkMethod.Stored, payload: data };
+}
+
+export class Compressor {
+  readonly settings: CodecSettings;
+  readonly stats = emptyStats();
+  #model: Model;
+  #session: NativeSession | undefined;
+  #cancel: CancelFlag;
+  #contentCrc = 0;
+  #measureIdeal: boolean;
+  #chunkSize: number;
+
+  private constructor(model: Model, session: NativeSession, settings: CodecSettings, chunkSize: number, cancel: CancelFlag, measureIdeal: boolean) {
+    this.#model = model;
+    this.#session = session;
+    this.settings = settings;
+    this.#chunkSize = chunkSize;
+    this.#cancel = cancel;
+    this.#measureIdeal = measureIdeal;
+  }
+
+  static async create(model: Model, settings: CodecSettings, options: { chunkSize: number; cancel: CancelFlag; measureIdeal: boolean }): Promise<Compressor> {
+    if (model.facts.vocabOnly)
+      throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights: it cannot compress`);
+    const session = await model.createSession({ ...settings, threads: model.threads });
+    return new Compressor(model, session, settings, options.chunkSize, options.cancel, options.measureIdeal);
+  }
+
+  /** Bytes of input one frame holds: a chunk per lane. */
+  get frameSize(): number {
+    return Math.min(this.#chunkSize * this.settings.lanes, MAX_FRAME_SIZE);
+  }
+
+  async header(modelReference: string, originalSize: number | undefined): Promise<Buffer> {
+    const out = writeFileHeader({
+      modelSha256: await this.#model.fingerprint(),
+      tokenizerFingerprint: this.#model.facts.tokenizerFingerprint,
+      vocabSize: this.#model.facts.vocabSize,
+      modelReference,
+      profile: numericProfile(this.#model),
+      ...this.settings,
+      freqAlgorithm: FREQ_ALGORITHM,
+      originalSize: originalSize === undefined ? undefined : BigInt(originalSize),
+    });
+    this.stats.outputBytes += out.length;
+    return out;
+  }
+
+  /** Compresses one frame (at most frameSize bytes); returns its bytes in file order. */
+  async frame(data: Uint8Array, onTokens?: (fraction: number) => void): Promise<Buffer[]> {
+    if (!this.#session) throw new LmzipError(ErrorCode.SESSION_DISPOSED, 'this compressor has finished');
+    if (data.length === 0) return [];
+    const started = performance.now();
+    this.#cancel.check();
+    const lengths = chunkLengths(data, Math.min(this.#chunkSize, MAX_CHUNK_SIZE));
+    if (lengths.length > MAX_CHUNKS_PER_FRAME) throw new Error('internal: too many chunks for one frame');
+    let encoded;
+    try {
+      encoded = await this.#session.encode(data, Uint32Array.from(lengths), this.#measureIdeal, this.#cancel.flag,
+        onTokens ? (done, total) => onTokens(total > 0 ? done / total : 1) : undefined);
+    } catch (e) {
+      throw toLmzipError(e);
+    }
+
+    // Each chunk: the model's payload if it coded it, else the cheaper of brotli and stored.
+    const chunks: ChunkEntry[] = [];
+    const payloads: Uint8Array[] = [];
+    const plain: { method: ChunkMethod; payload: Uint8Array }[] = [];
+    let offset = 0;
+    let withModelSize = 0;
+    let withoutModelSize = 0;
+    for (let i = 0; i < lengths.length; i++) {
+      const bytes = data.subarray(offset, offset + lengths[i]);
+      offset += lengths[i];
+      const alternative = withoutModel(bytes);
+      plain.push(alternative);
+      withoutModelSize += alternative.payload.length;
+      const crc = crc32(bytes);
+      this.#contentCrc = crc32(bytes, this.#contentCrc);
+      if (encoded.modelCoded[i]) {
+        chunks.push({ method: ChunkMethod.Model, stripLeadingSpace: encoded.stripLeadingSpace[i] !== 0, originalSize: bytes.length,
+          tokenCount: encoded.tokenCounts[i], payloadSize: encoded.payloads[i].length, crc32: crc });
+        payloads.push(encoded.payloads[i]);
+        withModelSize += encoded.payloads[i].length;
+      } else {
+        chunks.push({ method: alternative.method, stripLeadingSpace: false, originalSize: bytes.length, tokenCount: 0,
+          payloadSize: alternative.payload.length, crc32: crc });
+        payloads.push(alternative.payload);
+        withModelSize += alternative.payload.length;
+      }
+    }
+    // If the model did worse than brotli/stored over the whole frame (a poor model, or
+    // text it does not know), drop it from the frame: its schedule then has no lanes.
+    if (withoutModelSize < withModelSize) {
+      for (let i = 0; i < chunks.length; i++) {
+        chunks[i] = { ...chunks[i], method: plain[i].method, stripLeadingSpace: false, tokenCount: 0, payloadSize: plain[i].payload.length };
+        payloads[i] = plain[i].payload;
+      }
+    }
+
+    const s = this.stats;
+    for (let i = 0; i < chunks.length; i++) {
+      if (chunks[i].method === ChunkMethod.Model) {
+        s.modelChunks++;
+        s.payloadBytes += chunks[i].payloadSize;
+        s.modelBytes += chunks[i].originalSize;
+        s.tokens += chunks[i].tokenCount;
+        s.idealBits += encoded.idealBits[i];
+      } else if (chunks[i].method === ChunkMethod.Brotli) s.brotliChunks++;
+      else s.storedChunks++;
+    }
+    const header = writeFrameHeader(chunks);
+    const out = [header, ...payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))];
+    s.frames++;
+    s.inputBytes += data.length;
+    s.outputBytes += out.reduce((n, b) => n + b.length, 0);
+    s.seconds += (performance.now() - started) / 1000;
+    return out;
+  }
+
+  end(): Buffer {
+    const out = writeEndBlock({ totalSize: BigInt(this.stats.inputBytes), frameCount: this.stats.frames, contentCrc32: this.#contentCrc });
+    this.stats.outputBytes += out.length;
+    return out;
+  }
+
+  dispose(): void {
+    this.#session?.dispose();
+    this.#session = undefined;
+  }
+}
+
+/** Throws MODEL_MISMATCH or PROFILE_MISMATCH when `model` cannot decode a file with `header`. */
+export async function checkDecodable(header: FileHeader, model: Model): Promise<void> {
+  const ours = await model.fingerprint();
+  if (ours !== header.modelSha256)
+    throw new LmzipError(ErrorCode.MODEL_MISMATCH,
+      `this file was compressed with model ${header.modelReference || '(unnamed)'} (sha256 ${header.modelSha256.slice(0, 16)}…), ` +
+      `but the model given is ${model.facts.path} (sha256 ${ours.slice(0, 16)}…)`);
+  if (header.freqAlgorithm !== FREQ_ALGORITHM)
+    throw new LmzipError(ErrorCode.UNSUPPORTED_VERSION, `this file uses frequency algorithm ${header.freqAlgorithm}; this build knows ${FREQ_ALGORITHM}`);
+  const profile = numericProfile(model);
+  if (profile !== header.profile)
+    throw new LmzipError(ErrorCode.PROFILE_MISMATCH,
+      `this file was written by a build with different numerics, so its probabilities cannot be reproduced here ` +
+      `(${describeProfileDifference(header.profile, profile)}); decompress it with a build whose profile is ${header.profile}`);
+}
+
+export class Decompressor {
+  #session: NativeSession | undefined;
+  #cancel: CancelFlag;
+  #maxOutputLength: number;
+  #produced = 0;
+  #contentCrc = 0;
+  #frames = 0;
+  readonly header: FileHeader;
+
+  private constructor(header: FileHeader, session: NativeSession | undefined, cancel: CancelFlag, maxOutputLength: number) {
+    this.header = header;
+    this.#session = session;
+    this.#cancel = cancel;
+    this.#maxOutputLength = maxOutputLength;
+  }
+
+  /** `model` may be undefined only if no frame needs it (checked per frame). */
+  static async create(header: FileHeader, model: Model | undefined, options: { cancel: CancelFlag; maxOutputLength: number }): Promise<Decompressor> {
+    if (header.originalSize !== undefined && header.originalSize > BigInt(options.maxOutputLength))
+      throw new LmzipError(ErrorCode.OUTPUT_TOO_LARGE, `the file holds ${header.originalSize} bytes, more than maxOutputLength (${options.maxOutputLength})`);
+    let session: NativeSession | undefined;
+    if (model) {
+      await checkDecodable(header, model);
+      if (model.facts.vocabOnly) throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights`);
+      session = await model.createSession({ lanes: header.lanes, window: header.window, overlap: header.overlap,
+        ubatch: header.ubatch, flashAttention: header.flashAttention, threads: model.threads });
+    }
+    return new Decompressor(header, session, options.cancel, options.maxOutputLength);
+  }
+
+  /** Decodes one frame; every chunk is checked against its CRC before it is returned. */
+  async frame(frame: Frame, onTokens?: (fraction: number) => void): Promise<Buffer[]> {
+    this.#cancel.check();
+    const frameSize = frame.chunks.reduce((n, c) => n + c.originalSize, 0);
+    if (this.#produced + frameSize > this.#maxOutputLength)
+      throw new LmzipError(ErrorCode.OUTPUT_TOO_LARGE, `decompressed data would exceed maxOutputLength (${this.#maxOutputLength} bytes)`);
+    const modelIndexes = frame.chunks.flatMap((c, i) => (c.method === ChunkMethod.Model ? [i] : []));
+    const out: Buffer[] = new Array(frame.chunks.length);
+    if (modelIndexes.length > 0) {
+      if (!this.#session) throw new LmzipError(ErrorCode.INVALID_ARGUMENT, 'this file needs its model to decompress');
+      let decoded: Uint8Array[];
+      try {
+        decoded = await this.#session.decode(
+          modelIndexes.map((i) => frame.payloads[i]),
+          Uint32Array.from(modelIndexes, (i) => frame.chunks[i].tokenCount),
+          Uint32Array.from(modelIndexes, (i) => frame.chunks[i].originalSize),
+          Uint8Array.from(modelIndexes, (i) => (frame.chunks[i].stripLeadingSpace ? 1 : 0)),
+          this.#cancel.flag,
+          onTokens ? (done, total) => onTokens(total > 0 ? done / total : 1) : undefined);
+      } catch (e) {
+        throw toLmzipError(e);
+      }
+      modelIndexes.forEach((chunkIndex, k) => {
+        out[chunkIndex] = Buffer.from(decoded[k].buffer, decoded[k].byteOffset, decoded[k].byteLength);
+      });
+    }
+    frame.chunks.forEach((c, i) => {
+      if (c.method === ChunkMethod.Stored) out[i] = Buffer.from(frame.payloads[i]);
+      else if (c.method === ChunkMethod.Brotli) {
+        try {
+          out[i] = zlib.brotliDecompressSync(frame.payloads[i], { maxOutputLength: c.originalSize });
+        } catch (e) {
+          throw new LmzipError(ErrorCode.CORRUPT_DATA, `compressed data is damaged: chunk ${i} of frame ${this.#frames} does not decode (${(e as Error).message})`);
+        }
+      }
+      if (out[i].length !== c.originalSize)
+        throw new LmzipError(ErrorCode.CORRUPT_DATA, `compressed data is damaged: chunk ${i} of frame ${this.#frames} decodes to ${out[i].length} bytes instead of ${c.originalSize}`);
+      if (crc32(out[i]) !== c.crc32)
+        throw new LmzipError(ErrorCode.CHECKSUM_MISMATCH, `chunk ${i} of frame ${this.#frames} does not match its checksum: the file is damaged, or was decoded with different numerics`);
+      this.#contentCrc = crc32(out[i], this.#contentCrc);
+    });
+    this.#produced += frameSize;
+    this.#frames++;
+    return out;
+  }
+
+  /** Checks the end block against what was decoded. */
+  end(totalSize: bigint, contentCrc32: number): void {
+    if (totalSize !== BigInt(this.#produced) || (this.header.originalSize !== undefined && this.header.originalSize !== totalSize))
+      throw new LmzipError(ErrorCode.CORRUPT_DATA, `the file records ${totalSize} bytes but its frames hold ${this.#produced}`);
+    if (contentCrc32 !== this.#contentCrc) throw new LmzipError(ErrorCode.CHECKSUM_MISMATCH, 'the whole-content checksum does not match');
+  }
+
+  get bytesProduced(): number {
+    return this.#produced;
+  }
+
+  dispose(): void {
+    this.#session?.dispose();
+    this.#session = undefined;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * An incremental .lmz parser: push bytes in, take header, frames and the end block
+ * out. Every length is checked against the format's limits before it is trusted,
+ * so no field can make the reader allocate or wait for more than the limits allow.
+ * Knows nothing of llama.cpp.
+ */
+import { ErrorCode, LmzipError } from '../errors.js';
+import {
+  BLOCK_END, BLOCK_FRAME, CHUNK_ENTRY_SIZE, CHUNK_FLAG_STRIP_LEADING_SPACE, ChunkMethod, END_BLOCK_SIZE,
+  FILE_HEADER_FIXED_SIZE, FORMAT_VERSION, FRAME_HEADER_FIXED_SIZE, HEADER_BODY_FIXED_SIZE, HEADER_BODY_MAX_SIZE,
+  MAGIC, MAX_BROTLI_EXPANSION, MAX_CHUNKS_PER_FRAME, MAX_CHUNK_SIZE, MAX_FRAME_SIZE, UNKNOWN_SIZE,
+} from './constants.js';
+import { crc32 } from './crc32.js';
+import type { ChunkEntry, EndBlock, FileHeader, Frame } from './types.js';
+
+export type ReadEvent =
+  | { type: 'header'; header: FileHeader }
+  | { type: 'frame'; frame: Frame }
+  | { type: 'end'; end: EndBlock };
+
+function corrupt(message: string): LmzipError {
+  return new LmzipError(ErrorCode.CORRUPT_HEADER, `not a valid lmzip file: ${message}`);
+}
+
+export class LmzReader {
+  #buffer: Buffer = Buffer.alloc(0);
+  #state: 'header' | 'blocks' | 'done' = 'header';
+  #offset = 0; // bytes consumed so far, for messages
+  #frames = 0;
+
+  /** True once the end block has been read. */
+  get done(): boolean {
+    return this.#state === 'done';
+  }
+
+  /** Adds bytes; returns every structure they complete. */
+  push(bytes: Uint8Array): ReadEvent[] {
+    if (this.#state === 'done') {
+      if (bytes.length > 0) throw corrupt(`unexpected data after the end block (at byte ${this.#offset})`);
+      return [];
+    }
+    this.#buffer = this.#buffer.length === 0 ? Buffer.from(bytes) : Buffer.concat([this.#buffer, bytes]);
+    const events: ReadEvent[] = [];
+    for (;;) {
+      const event = this.#next();
+      if (!event) break;
+      events.push(event);
+      if (event.type === 'end') {
+        if (this.#buffer.length > 0) throw corrupt(`unexpected data after the end block (at byte ${this.#offset})`);
+        break;
+      }
+    }
+    return events;
+  }
+
+  /** Call at end of input: throws TRUNCATED unless the end block was read. */
+  finish(): void {
+    if (this.#state === 'done') return;
+    const where = this.#state === 'header' ? 'in the file header' : `after ${this.#frames} frame(s)`;
+    if (this.#state === 'header' && this.#offset === 0 && this.#buffer.length < MAGIC.length && isMagicPrefix(this.#buffer))
+      throw new LmzipError(ErrorCode.TRUNCATED, this.#buffer.length === 0 ? 'the input is empty, not an lmzip file' : 'the file is truncated in its magic number');
+    throw new LmzipError(ErrorCode.TRUNCATED, `the file is truncated ${where} (${this.#offset + this.#buffer.length} bytes read)`);
+  }
+
+  #take(n: number): Buffer {
+    const out = this.#buffer.subarray(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    this.#offset += n;
+    return out;
+  }
+
+  #next(): ReadEvent | undefined {
+    if (this.#state === 'header') return this.#readHeader();
+    return this.#readBlock();
+  }
+
+  #readHeader(): ReadEvent | undefined {
+    const buf = this.#buffer;
+    const magicBytes = Math.min(buf.length, MAGIC.length);
+    if (!isMagicPrefix(buf.subarray(0, magicBytes)))
+      throw new LmzipError(ErrorCode.NOT_LMZ, 'not an lmzip file (unknown magic number)');
+    if (buf.length < FILE_HEADER_FIXED_SIZE) return undefined;
+    const version = buf.readUInt8(8);
+    if (version !== FORMAT_VERSION)
+      throw new LmzipError(ErrorCode.UNSUPPORTED_VERSION,
+        `this file uses lmzip format version ${version}; this build reads version ${FORMAT_VERSION}${version > FORMAT_VERSION ? ' (upgrade lmzip)' : ''}`);
+    if (buf.readUInt8(9) !== 0 || buf.readUInt16LE(10) !== 0) throw corrupt('reserved header bits are set');
+    const bodySize = buf.readUInt32LE(12);
+    if (bodySize < HEADER_BODY_FIXED_SIZE + 4 || bodySize > HEADER_BODY_MAX_SIZE) throw corrupt(`header length ${bodySize} is out of range`);
+    const total = FILE_HEADER_FIXED_SIZE + bodySize + 4;
+    if (buf.length < total) return undefined;
+    const stored = buf.readUInt32LE(total - 4);
+    if (crc32(buf.subarray(0, total - 4)) !== stored) throw corrupt('the file header checksum does not match');
+    const b = FILE_HEADER_FIXED_SIZE;
+    if (buf.readUInt16LE(b + 46) !== 0 || buf.readUInt16LE(b + 62) !== 0) throw corrupt('reserved header fields are not zero');
+    let p = b + HEADER_BODY_FIXED_SIZE;
+    const refLen = buf.readUInt16LE(p);
+    if (p + 2 + refLen + 2 > b + bodySize) throw corrupt('model reference overruns the header');
+    const modelReference = buf.subarray(p + 2, p + 2 + refLen).toString('utf8');
+    p += 2 + refLen;
+    const profLen = buf.readUInt16LE(p);
+    if (p + 2 + profLen !== b + bodySize) throw corrupt('header length does not match its fields');
+    const profile = buf.subarray(p + 2, p + 2 + profLen).toString('utf8');
+    const originalSize = buf.readBigUInt64LE(b + 64);
+    const header: FileHeader = {
+      version,
+      modelSha256: buf.subarray(b, b + 32).toString('hex'),
+      tokenizerFingerprint: buf.subarray(b + 32, b + 40).toString('hex'),
+      vocabSize: buf.readUInt32LE(b + 40),
+      lanes: buf.readUInt16LE(b + 44),
+      window: buf.readUInt32LE(b + 48),
+      overlap: buf.readUInt32LE(b + 52),
+      ubatch: buf.readUInt32LE(b + 56),
+      flashAttention: buf.readUInt8(b + 60) !== 0,
+      freqAlgorithm: buf.readUInt8(b + 61),
+      originalSize: originalSize === UNKNOWN_SIZE ? undefined : originalSize,
+      modelReference,
+      profile,
+    };
+    if (buf.readUInt8(b + 60) > 1) throw corrupt('flash-attention flag is not 0 or 1');
+    if (header.lanes < 1 || header.lanes > 256) throw corrupt(`lane count ${header.lanes} is out of range`);
+    if (header.window < 8 || header.window > 1 << 20) throw corrupt(`window ${header.window} is out of range`);
+    if (header.overlap >= header.window - 1) throw corrupt('overlap must be smaller than the window');
+    if (header.ubatch < 1 || header.ubatch > 1 << 16) throw corrupt(`ubatch ${header.ubatch} is out of range`);
+    this.#take(total);
+    this.#state = 'blocks';
+    return { type: 'header', header };
+  }
+
+  #readBlock(): ReadEvent | undefined {
+    const buf = this.#buffer;
+    if (buf.length < 1) return undefined;
+    const type = buf.readUInt8(0);
+    if (type === BLOCK_END) return this.#readEnd();
+    if (type !== BLOCK_FRAME) throw corrupt(`unknown block type ${type} at byte ${this.#offset}`);
+    if (buf.length < FRAME_HEADER_FIXED_SIZE) return undefined;
+    const count = buf.readUInt32LE(1);
+    if (count < 1 || count > MAX_CHUNKS_PER_FRAME) throw corrupt(`frame ${this.#frames} has ${count} chunks (1 to ${MAX_CHUNKS_PER_FRAME} allowed)`);
+    const tableEnd = FRAME_HEADER_FIXED_SIZE + count * CHUNK_ENTRY_SIZE;
+    if (buf.length < tableEnd + 4) return undefined;
+    if (crc32(buf.subarray(0, tableEnd)) !== buf.readUInt32LE(tableEnd))
+      throw corrupt(`the chunk table checksum of frame ${this.#frames} does not match`);
+    const chunks: ChunkEntry[] = [];
+    let frameOriginal = 0;
+    let payloadTotal = 0;
+    for (let i = 0, p = FRAME_HEADER_FIXED_SIZE; i < count; i++, p += CHUNK_ENTRY_SIZE) {
+      const c: ChunkEntry = {
+        method: buf.readUInt8(p),
+        stripLeadingSpace: (buf.readUInt8(p + 1) & CHUNK_FLAG_STRIP_LEADING_SPACE) !== 0,
+        originalSize: buf.readUInt32LE(p + 2),
+        tokenCount: buf.readUInt32LE(p + 6),
+        payloadSize: buf.readUInt32LE(p + 10),
+        crc32: buf.readUInt32LE(p + 14),
+      };
+      checkChunk(c, buf.readUInt8(p + 1), this.#frames, i);
+      frameOriginal += c.originalSize;
+      payloadTotal += c.payloadSize;
+      chunks.push(c);
+    }
+    if (frameOriginal > MAX_FRAME_SIZE) throw corrupt(`frame ${this.#frames} holds more than ${MAX_FRAME_SIZE} bytes`);
+    const total = tableEnd + 4 + payloadTotal;
+    if (buf.length < total) return undefined;
+    const block = this.#take(total);
+    const payloads: Uint8Array[] = [];
+    let p = tableEnd + 4;
+    for (const c of chunks) {
+      payloads.push(block.subarray(p, p + c.payloadSize));
+      p += c.payloadSize;
+    }
+    this.#frames++;
+    return { type: 'frame', frame: { chunks, payloads, encodedSize: total } };
+  }
+
+  #readEnd(): ReadEvent | undefined {
+    const buf = this.#buffer;
+    if (buf.length < END_BLOCK_SIZE) return undefined;
+    if (crc32(buf.subarray(0, 17)) !== buf.readUInt32LE(17)) throw corrupt('the end block checksum does not match');
+    const end: EndBlock = { totalSize: buf.readBigUInt64LE(1), frameCount: buf.readUInt32LE(9), contentCrc32: buf.readUInt32LE(13) };
+    if (end.frameCount !== this.#frames) throw corrupt(`the end block counts ${end.frameCount} frames but the file has ${this.#frames}`);
+    this.#take(END_BLOCK_SIZE);
+    this.#state = 'done';
+    return { type: 'end', end };
+  }
+}
+
+function isMagicPrefix(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length && i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) return false;
+  return true;
+}
+
+function checkChunk(c: ChunkEntry, flags: number, frame: number, index: number): void {
+  const where = `chunk ${index} of frame ${frame}`;
+  if (c.originalSize < 1 || c.originalSize > MAX_CHUNK_SIZE) throw corrupt(`${where} has size ${c.originalSize}`);
+  switch (c.method) {
+    case ChunkMethod.Stored:
+      if (flags !== 0 || c.tokenCount !== 0 || c.payloadSize !== c.originalSize) throw corrupt(`${where}: stored chunk fields disagree`);
+      break;
+    case ChunkMethod.Brotli:
+      if (flags !== 0 || c.tokenCount !== 0 || c.payloadSize < 1 || c.payloadSize > c.originalSize + MAX_BROTLI_EXPANSION)
+        throw corrupt(`${where}: brotli chunk fields are out of range`);
+      break;
+    case ChunkMethod.Model:
+      if ((flags & ~CHUNK_FLAG_STRIP_LEADING_SPACE) !== 0) throw corrupt(`${where}: reserved chunk flags are set`);
+      // Every token stands for at least one byte; the stripped leading space adds one.
+      if (c.tokenCount < 1 || c.tokenCount > c.originalSize + (c.stripLeadingSpace ? 1 : 0))
+        throw corrupt(`${where}: token count ${c.tokenCount} is impossible for ${c.originalSize} bytes`);
+      if (c.payloadSize > c.tokenCount * 5 + 16) throw corrupt(`${where}: payload is larger than any token sequence could need`);
+      break;
+    default:
+      throw corrupt(`${where} uses unknown method ${c.method}`);
+  }
+}
