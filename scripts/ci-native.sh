@@ -25,7 +25,7 @@ cmake --build build-fuzz --target lmzip_native_tests -j"$(nproc)" >build-fuzz/ci
   { tail -40 build-fuzz/ci-build.log; exit 1; }
 
 echo "ci-native: unit tests and regression replays under ASan + UBSan"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/test/native/ubsan.supp \
   ctest --test-dir build-fuzz --output-on-failure -j2
 
 echo "ci-native: fuzzing ${FUZZ_SECONDS}s per target"

@@ -44,7 +44,7 @@ if [ -z "${FUZZ_NO_BUILD:-}" ]; then
 fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:symbolize=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/test/native/ubsan.supp}
 export LMZIP_REPO_ROOT=$ROOT
 
 max_len() {
@@ -61,21 +61,21 @@ run_one() {
   local before
   before=$(find "$artifacts" -type f | wc -l)
   set +e
-  "$BUILD/fuzz_$t" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -max_len="$(max_len "$t")" -timeout=20 \
+  "$BUILD/test/native/fuzz_$t" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -max_len="$(max_len "$t")" -timeout=20 \
     -rss_limit_mb=3072 -malloc_limit_mb=1024 -artifact_prefix="$artifacts/" -print_final_stats=1 \
     >"$log" 2>&1
   local rc=$?
   set -e
   local execs crashes
-  execs=$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}' | tail -1)
-  [ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+  execs=$(grep -E '^stat::number_of_executed_units:' "$log" | awk '{print $2}' | tail -1 || true)
+  [ -z "$execs" ] && execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
   crashes=$(( $(find "$artifacts" -type f | wc -l) - before ))
   local cov
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}' || true)
   printf '%-16s %6ss  execs=%-9s cov=%-6s corpus=%-5s new_crashes=%s rc=%s\n' "$t" "$SECONDS_PER_TARGET" "${execs:-?}" \
     "${cov:-?}" "$(ls "$corpus" | wc -l)" "$crashes" "$rc" >"$BUILD/fuzz-$t.summary"
   if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
-    grep -E 'ERROR|SUMMARY|runtime error|abort|Test unit written|==[0-9]+==' "$log" | head -20 >>"$BUILD/fuzz-$t.summary"
+    grep -E 'ERROR|SUMMARY|runtime error|abort|Test unit written|==[0-9]+==' "$log" | head -20 >>"$BUILD/fuzz-$t.summary" || true
     return 1
   fi
 }
@@ -98,7 +98,7 @@ for t in "${TARGETS[@]}"; do cat "$BUILD/fuzz-$t.summary"; done
 
 if [ -n "${FUZZ_MERGE:-}" ]; then
   for t in "${TARGETS[@]}"; do
-    "$BUILD/fuzz_$t" -merge=1 -max_len="$(max_len "$t")" test/native/corpus/"$t" "$BUILD/corpus/$t" >/dev/null 2>&1 || true
+    "$BUILD/test/native/fuzz_$t" -merge=1 -max_len="$(max_len "$t")" test/native/corpus/"$t" "$BUILD/corpus/$t" >/dev/null 2>&1 || true
   done
   echo "merged new coverage into test/native/corpus/"
 fi

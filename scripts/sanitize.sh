@@ -30,7 +30,7 @@ if [ "$WHAT" = asan ] || [ "$WHAT" = all ]; then
   cmake --build build-asan --target lmzip_native_tests -j"$(nproc)" >build-asan/build.log 2>&1 ||
     { tail -40 build-asan/build.log; exit 1; }
   # halt_on_error turns every UBSan report into a failure; leaks are reported too.
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/test/native/ubsan.supp \
     ctest --test-dir build-asan --output-on-failure -j2
 fi
 
