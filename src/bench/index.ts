@@ -7,7 +7,7 @@
  * end in runBenchCommand; programs can call runBenchmark directly.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -46,7 +46,7 @@ export function benchDefaults(partial: Partial<BenchOptions> & { files: string[]
     models: [],
     methods: [],
     runs: 3,
-    sweep: { lanes: [], threads: [], input: '', bytes: 0 },
+    sweep: { lanes: [], threads: [], input: '', bytes: 0, runs: 1 },
     sizes: { bytes: [], lmzipMaxBytes: 0, methods: [], sources: [] },
     outDir: '',
     outName: 'latest',
@@ -188,8 +188,9 @@ async function measureLmzip(
   const d = median(all.map((r) => r.decompress!.response.callSeconds));
   const rawSeconds = withRaw ? median(all.map((r) => r.raw!.response.raw!.seconds)) : NaN;
   const rawTokens = withRaw ? first.raw!.response.raw!.tokens : 0;
-  const compressTps = stats.tokens / c;
-  const rawTps = withRaw ? rawTokens / rawSeconds : null;
+  // With no model-coded chunk (the library chose its fallback for every chunk) there is no token rate.
+  const compressTps = stats.tokens > 0 ? stats.tokens / c : null;
+  const rawTps = withRaw && rawTokens > 0 ? rawTokens / rawSeconds : null;
   return {
     ...base,
     compressedBytes: size,
@@ -220,9 +221,9 @@ async function measureLmzip(
       coderOverhead: stats.idealBits > 0 ? (stats.payloadBytes * 8) / stats.idealBits - 1 : null,
       containerBytes: size - stats.payloadBytes,
       compressTokensPerSecond: compressTps,
-      decompressTokensPerSecond: stats.tokens / d,
+      decompressTokensPerSecond: stats.tokens > 0 ? stats.tokens / d : null,
       rawTokensPerSecond: rawTps,
-      rawSpeedRatio: rawTps ? compressTps / rawTps : null,
+      rawSpeedRatio: rawTps && compressTps ? compressTps / rawTps : null,
       compressCallSeconds: c,
       decompressCallSeconds: d,
       modelLoadSeconds: median(all.map((r) => r.compress.response.modelLoadSeconds)),
@@ -281,7 +282,7 @@ function goals(results: MethodResult[], tools: ToolInfo[], lanes: LaneSweepPoint
         .map((r) => `${r.input} ${fmt((r.lmzip!.coderOverhead ?? 0) * 100)}% over ${r.lmzip!.tokens} tokens`);
       shortfalls.push(`coder overhead ${fmt(o * 100)}% with ${model} is above ${CODER_OVERHEAD_GOAL * 100}% (${worst.join('; ')})`);
     }
-    const withRaw = rows.filter((l) => l.rawTokensPerSecond);
+    const withRaw = rows.filter((l) => l.rawTokensPerSecond && l.compressTokensPerSecond);
     const tokens = withRaw.reduce((a, l) => a + l.tokens, 0);
     const cSec = withRaw.reduce((a, l) => a + l.compressCallSeconds, 0);
     const rawSec = withRaw.reduce((a, l) => a + l.tokens / l.rawTokensPerSecond!, 0);
@@ -302,6 +303,32 @@ function goals(results: MethodResult[], tools: ToolInfo[], lanes: LaneSweepPoint
   const missing = tools.filter((t) => !t.installed);
   if (missing.length) shortfalls.push(`not installed, so not measured: ${missing.map((t) => t.label).join(', ')} (${aptInstallCommand(missing.map((t) => t.debianPackage))})`);
   return { coderOverheadMax: CODER_OVERHEAD_GOAL, rawSpeedRatioMin: RAW_SPEED_RATIO_GOAL, coderOverhead, rawSpeedRatio, shortfalls };
+}
+
+function fromJsonArg(args: string[]): string | undefined {
+  const i = args.lastIndexOf('--from-json');
+  if (i >= 0) return args[i + 1];
+  return args.find((a) => a.startsWith('--from-json='))?.slice('--from-json='.length);
+}
+
+/**
+ * Recomputes what is derived from the measurements (token rates, ratios,
+ * summary, goals), so a stored report re-renders with the current rules.
+ */
+export function refreshDerived(report: BenchReport): BenchReport {
+  for (const r of report.results) {
+    const l = r.lmzip;
+    if (!l || r.status !== 'ok') continue;
+    const c = r.compressSeconds ?? NaN;
+    const d = r.decompressSeconds ?? NaN;
+    l.compressTokensPerSecond = l.tokens > 0 ? l.tokens / c : null;
+    l.decompressTokensPerSecond = l.tokens > 0 ? l.tokens / d : null;
+    l.rawSpeedRatio = l.rawTokensPerSecond && l.compressTokensPerSecond ? l.compressTokensPerSecond / l.rawTokensPerSecond : null;
+    l.coderOverhead = l.idealBits > 0 ? (l.payloadBytes * 8) / l.idealBits - 1 : null;
+  }
+  report.summary = summarize(report.results);
+  report.goals = goals(report.results, report.tools, report.scaling.lanes);
+  return report;
 }
 
 /** Measures everything the options ask for, writes the outputs when `outDir` is set, and returns the report. */
@@ -345,7 +372,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       for (const m of models) {
         for (const threads of opts.sweep.threads.length ? opts.sweep.threads : [opts.threads ?? 0]) {
           for (const l of opts.sweep.lanes) {
-            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, threads: threads || undefined }, 1, true, opts.sweepTimeoutSeconds);
+            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, threads: threads || undefined }, opts.sweep.runs, true, opts.sweepTimeoutSeconds);
             const p: LaneSweepPoint = {
               model: basename(m),
               lanes: l,
@@ -495,7 +522,8 @@ Methods
 Scaling
   --sweep-lanes 1,2,...   lanes for the lanes sweep (default 1,2,4,8,16,32,64; 'none' to skip)
   --sweep-threads 1,2     threads for the lanes sweep (default 1,2)
-  --sweep-input FILE:N    text for the lanes sweep (default tinystories-valid-part1.txt:32K)
+  --sweep-input FILE:N    text for the lanes sweep (default tinystories-valid-part1.txt:16K)
+  --sweep-runs N          repetitions per sweep point (default 3; --quick 1)
   --sizes 1K,10K,...      input sizes for the size sweep (default 1K,10K,100K,1M,10M; 'none' to skip)
   --sizes-lmzip-max N     largest size lmzip is run at in the size sweep (default 100K)
   --full                  whole corpus, sizes up to 100M, lmzip up to 10M (hours)
@@ -503,6 +531,7 @@ Output
   --out DIR               results folder (default ./lmzip-bench; npm run bench: bench/results)
   --name NAME             base name of the result files (default latest)
   --no-png                SVG charts only
+  --from-json FILE        measure nothing: re-render the tables and charts of a stored report
   --install               apt-get install the missing tools first (as root, or through sudo)
   --timeout SECONDS       per process (default 3600)
   --sweep-timeout SECONDS per process in the lanes sweep (default 300)
@@ -557,6 +586,8 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
         install: { type: 'boolean' },
         timeout: { type: 'string' },
         'sweep-timeout': { type: 'string' },
+        'sweep-runs': { type: 'string' },
+        'from-json': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -604,7 +635,7 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
           ? [1, 2, 4, 8, 16, 32, 64, 128]
           : [1, 2, 4, 8, 16, 32, 64];
   const sweepThreads = v['sweep-threads'] ? list(v['sweep-threads']).map((x) => positiveInt('--sweep-threads', x)!) : quick ? [2] : [1, 2];
-  const sweepInput = v['sweep-input'] ?? (quick ? 'tinystories-valid-part1.txt:16K' : full ? 'tinystories-valid-part1.txt:256K' : 'tinystories-valid-part1.txt:32K');
+  const sweepInput = v['sweep-input'] ?? (quick ? 'tinystories-valid-part1.txt:8K' : full ? 'tinystories-valid-part1.txt:256K' : 'tinystories-valid-part1.txt:16K');
   let sweepSpec;
   try {
     sweepSpec = sweepLanes.length ? parseFileSpec(sweepInput, corpus, 0) : null;
@@ -636,6 +667,7 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
       threads: sweepThreads,
       input: sweepSpec ? sweepSpec.path : '',
       bytes: sweepSpec ? sweepSpec.maxBytes : 0,
+      runs: positiveInt('--sweep-runs', v['sweep-runs']) ?? (quick ? 1 : 3),
     },
     sizes: {
       bytes: sizes,
@@ -674,6 +706,13 @@ export async function runBenchCommand(
   }
   if (opts === 'help') {
     io.stdout.write(BENCH_USAGE);
+    return 0;
+  }
+  const fromJson = fromJsonArg(args);
+  if (fromJson) {
+    const report = refreshDerived(JSON.parse(readFileSync(fromJson, 'utf8')) as BenchReport);
+    writeOutputs(report, opts);
+    io.stdout.write(`${summaryTable(report.summary)}\n\nwrote ${report.outputs.join(', ')}\n`);
     return 0;
   }
   opts.command = ['lmzip', 'bench', ...args];

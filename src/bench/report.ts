@@ -49,6 +49,7 @@ export function lmzipTable(results: MethodResult[]): string {
       'input',
       'model',
       'lanes',
+      'model-coded',
       'tokens',
       'ideal bits/byte',
       'payload bits/byte',
@@ -65,9 +66,10 @@ export function lmzipTable(results: MethodResult[]): string {
         r.input,
         r.model ?? '',
         l.lanes === null ? 'default' : String(l.lanes),
+        pct(l.modelBytes / r.inputBytes, 3),
         l.tokens.toLocaleString('en-US'),
-        fmt(l.idealBits / r.inputBytes, 4),
-        fmt((l.payloadBytes * 8) / r.inputBytes, 4),
+        l.tokens ? fmt(l.idealBits / r.inputBytes, 4) : '–',
+        l.tokens ? fmt((l.payloadBytes * 8) / r.inputBytes, 4) : '–',
         pct(l.coderOverhead),
         l.containerBytes.toLocaleString('en-US'),
         fmt(l.compressTokensPerSecond),
@@ -76,7 +78,7 @@ export function lmzipTable(results: MethodResult[]): string {
         fmt(l.decompressTokensPerSecond),
       ];
     }),
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 

@@ -22,6 +22,8 @@ export interface BenchOptions {
     /** The text measured in the sweep and how many of its first bytes. */
     input: string;
     bytes: number;
+    /** Repetitions per sweep point (median). */
+    runs: number;
   };
   /** The size sweep: input sizes in bytes; empty = no sweep. */
   sizes: {
@@ -136,7 +138,8 @@ export interface LmzipDetail {
   coderOverhead: number | null;
   /** Container bytes beyond the payload (header, chunk table, fallback chunks). */
   containerBytes: number;
-  compressTokensPerSecond: number;
+  /** null when no chunk was coded with the model (tokens = 0). */
+  compressTokensPerSecond: number | null;
   decompressTokensPerSecond: number | null;
   /** The model alone, same schedule, no coding. */
   rawTokensPerSecond: number | null;
