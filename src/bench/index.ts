@@ -8,8 +8,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BASELINES, aptInstallCommand, detectTools, runBaselineOnce, type Baseline } from './baselines.js';
 import { renderSvg, svgToPng, type ChartSpec } from './chart.js';
@@ -426,6 +426,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
       }
     }
 
+    machine.loadAverageEnd = Math.round(loadavg()[0]! * 100) / 100;
     const report: BenchReport = {
       formatVersion: 1,
       startedAt,
@@ -465,13 +466,14 @@ function progressLine(r: MethodResult): string {
 }
 
 /** Writes <name>.json, <name>.md and the charts (SVG, and PNG when rsvg-convert is there). */
-export function writeOutputs(report: BenchReport, opts: Pick<BenchOptions, 'outDir' | 'outName' | 'png' | 'log'>): void {
+export function writeOutputs(report: BenchReport, opts: Pick<BenchOptions, 'outDir' | 'outName' | 'png' | 'log' | 'docsFile'>): void {
   mkdirSync(opts.outDir, { recursive: true });
   const written: string[] = [];
   const charts: [string, ChartSpec | null][] = [
     ['ratio-speed', ratioSpeedChart(report)],
     ['lanes', lanesChart(report)],
     ['sizes', sizesChart(report)],
+    ['sizes-memory', sizesChart(report, 'memory')],
   ];
   const images: string[] = [];
   for (const [suffix, spec] of charts) {
@@ -498,6 +500,24 @@ export function writeOutputs(report: BenchReport, opts: Pick<BenchOptions, 'outD
   ].map((p) => relative(process.cwd(), p) || p);
   writeFileSync(join(opts.outDir, `${opts.outName}.json`), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(join(opts.outDir, `${opts.outName}.md`), renderMarkdown(report, images[0], images.slice(1)));
+  if (opts.docsFile) {
+    const rel = relative(dirname(opts.docsFile), opts.outDir).split('\\').join('/');
+    const body = renderMarkdown(report, `${rel}/${images[0]}`, images.slice(1).map((i) => `${rel}/${i}`), 3);
+    spliceDocs(opts.docsFile, body);
+    opts.log(`updated ${relative(process.cwd(), opts.docsFile)}`);
+  }
+}
+
+export const DOCS_START = '<!-- bench:results:start -->';
+export const DOCS_END = '<!-- bench:results:end -->';
+
+/** Replaces the text between the two markers of `file` with `body`. */
+export function spliceDocs(file: string, body: string): void {
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(DOCS_START);
+  const b = text.indexOf(DOCS_END);
+  if (a < 0 || b < a) throw new Error(`${file} has no ${DOCS_START} … ${DOCS_END} markers`);
+  writeFileSync(file, `${text.slice(0, a + DOCS_START.length)}\n${body}\n${text.slice(b)}`);
 }
 
 export const BENCH_USAGE = `Usage: lmzip bench [options] [files...]
@@ -532,6 +552,7 @@ Output
   --name NAME             base name of the result files (default latest)
   --no-png                SVG charts only
   --from-json FILE        measure nothing: re-render the tables and charts of a stored report
+  --docs FILE             also put the results between the bench:results markers of FILE
   --install               apt-get install the missing tools first (as root, or through sudo)
   --timeout SECONDS       per process (default 3600)
   --sweep-timeout SECONDS per process in the lanes sweep (default 300)
@@ -588,6 +609,7 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
         'sweep-timeout': { type: 'string' },
         'sweep-runs': { type: 'string' },
         'from-json': { type: 'string' },
+        docs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -677,6 +699,7 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
     },
     outDir: resolve(v.out ?? env.LMZIP_BENCH_OUT ?? 'lmzip-bench'),
     outName: v.name ?? 'latest',
+    docsFile: v.docs ? resolve(v.docs) : undefined,
     install: !!v.install,
     png: !v['no-png'],
     timeoutSeconds: positiveInt('--timeout', v.timeout) ?? 3600,

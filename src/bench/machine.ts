@@ -38,12 +38,16 @@ export async function describeMachine(): Promise<MachineInfo> {
     llamaCpp: llama ? `${String(llama.tag)} (${String(llama.commit).slice(0, 10)})` : 'unknown',
     lmzip: pkg ? String(pkg.version) : 'unknown',
     gnuTime: GNU_TIME !== null,
+    loadAverageStart: Math.round(os.loadavg()[0]! * 100) / 100,
   };
 }
 
 export function machineLine(m: MachineInfo): string {
   return (
     `${m.cpuModel}, ${m.logicalCores} logical cores, ${m.memoryGiB} GiB RAM, ${m.os} (${m.kernel}); ` +
-    `Node ${m.node}; llama.cpp ${m.llamaCpp}; lmzip ${m.lmzip}`
+    `Node ${m.node}; llama.cpp ${m.llamaCpp}; lmzip ${m.lmzip}` +
+    (m.loadAverageStart !== undefined
+      ? `; load average ${m.loadAverageStart}${m.loadAverageEnd !== undefined ? ` at the start, ${m.loadAverageEnd} at the end` : ''}`
+      : '')
   );
 }

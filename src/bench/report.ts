@@ -170,9 +170,10 @@ export function goalsLines(report: BenchReport): string[] {
 }
 
 /** The full Markdown report. `chartFile` is the PNG (or SVG) name to embed, relative to the .md. */
-export function renderMarkdown(report: BenchReport, chartFile?: string, extraCharts: string[] = []): string {
+export function renderMarkdown(report: BenchReport, chartFile?: string, extraCharts: string[] = [], level = 1): string {
+  const h = (n: number) => '#'.repeat(level + n - 1);
   const parts: string[] = [];
-  parts.push(`# lmzip benchmark, ${report.startedAt.slice(0, 10)}`);
+  parts.push(`${h(1)} lmzip benchmark, ${report.startedAt.slice(0, 10)}`);
   parts.push(
     [
       `- Machine: ${machineLine(report.machine)}`,
@@ -184,29 +185,29 @@ export function renderMarkdown(report: BenchReport, chartFile?: string, extraCha
         : '- Peak memory: GNU time is not installed, so baselines have none and lmzip reports its own maxRSS.',
     ].join('\n'),
   );
-  parts.push('## All inputs together', summaryTable(report.summary));
+  parts.push(`${h(2)} All inputs together`, summaryTable(report.summary));
   if (chartFile) parts.push(`![Compression ratio against compression speed](${chartFile})`);
   if (report.results.some((r) => r.kind === 'lmzip' && r.lmzip)) {
     parts.push(
-      '## lmzip against its limit',
+      `${h(2)} lmzip against its limit`,
       'Ideal = −Σ log2 p(token) under the same model, context and schedule; coder overhead = payload bits / ideal bits − 1. ' +
         'Raw model = the same lanes and batch shape with no coding (`measureModelSpeed`).',
       lmzipTable(report.results),
       goalsLines(report).join('\n'),
     );
   }
-  parts.push('## Each input', perInputTable(report.results));
-  if (report.scaling.lanes.length) parts.push('## Scaling with lanes and threads', lanesTable(report));
+  parts.push(`${h(2)} Each input`, perInputTable(report.results));
+  if (report.scaling.lanes.length) parts.push(`${h(2)} Scaling with lanes and threads`, lanesTable(report));
   if (report.scaling.sizes.length) {
     parts.push(
-      '## Scaling with input size',
+      `${h(2)} Scaling with input size`,
       'Each cell: compression seconds / decompression seconds / peak MiB. The text is the corpus\'s text files one after another' +
         (report.scaling.sizes.length ? ', cycled when a size exceeds them (repeats flatter the LZ methods).' : '.'),
       sizesTable(report),
     );
   }
   for (const c of extraCharts) parts.push(`![](${c})`);
-  parts.push('## Tools', toolsTable(report));
+  parts.push(`${h(2)} Tools`, toolsTable(report));
   return parts.join('\n\n') + '\n';
 }
 
@@ -257,22 +258,24 @@ function threadsCount(keys: string[]): number {
   return new Set(keys.map((k) => k.split('|')[1])).size;
 }
 
-export function sizesChart(report: BenchReport): ChartSpec | null {
-  const pts = report.scaling.sizes.filter((p) => p.compressSeconds);
+export function sizesChart(report: BenchReport, what: 'time' | 'memory' = 'time'): ChartSpec | null {
+  const value = (p: BenchReport['scaling']['sizes'][number]) =>
+    what === 'time' ? p.compressSeconds : Math.max(p.compressPeakMiB ?? 0, p.decompressPeakMiB ?? 0) || null;
+  const pts = report.scaling.sizes.filter((p) => value(p));
   if (!pts.length) return null;
   const labels = [...new Set(pts.map((p) => p.label))];
   return {
-    title: 'Compression time against input size',
+    title: what === 'time' ? 'Compression time against input size' : 'Peak memory against input size',
     subtitle: `${report.machine.cpuModel}, ${report.machine.logicalCores} cores`,
     xLabel: 'input bytes (log scale)',
-    yLabel: 'compression seconds (log scale)',
+    yLabel: what === 'time' ? 'compression seconds (log scale)' : 'peak MiB, compress or decompress (log scale)',
     xLog: true,
     yLog: true,
     legend: true,
     series: labels.map((l) => ({
       name: l,
       line: true,
-      points: pts.filter((p) => p.label === l).sort((a, b) => a.inputBytes - b.inputBytes).map((p) => ({ x: p.inputBytes, y: p.compressSeconds! })),
+      points: pts.filter((p) => p.label === l).sort((a, b) => a.inputBytes - b.inputBytes).map((p) => ({ x: p.inputBytes, y: value(p)! })),
     })),
   };
 }

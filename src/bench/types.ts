@@ -39,6 +39,8 @@ export interface BenchOptions {
   outDir: string;
   /** Base name of the output files (without extension). */
   outName: string;
+  /** A Markdown file whose bench:results markers receive the results (docs/benchmark.md). */
+  docsFile?: string;
   /** Install missing Debian packages with apt-get before measuring. */
   install: boolean;
   png: boolean;
@@ -64,6 +66,9 @@ export interface MachineInfo {
   llamaCpp: string;
   lmzip: string;
   gnuTime: boolean;
+  /** 1-minute load average when the run started and when it ended (other work on the machine skews times). */
+  loadAverageStart?: number;
+  loadAverageEnd?: number;
 }
 
 export interface ToolInfo {

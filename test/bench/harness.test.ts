@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BASELINES, baselineById, detectTools, runBaselineOnce } from '../../src/bench/baselines.js';
 import { renderSvg } from '../../src/bench/chart.js';
-import { benchDefaults, parseBenchArgs, runBenchmark } from '../../src/bench/index.js';
+import { benchDefaults, DOCS_END, DOCS_START, parseBenchArgs, runBenchmark, spliceDocs } from '../../src/bench/index.js';
 import { which } from '../../src/bench/proc.js';
 import { renderMarkdown } from '../../src/bench/report.js';
 import { fmt, median, parseSize, pct } from '../../src/bench/util.js';
@@ -123,6 +123,17 @@ describe('runBenchmark with a stand-in library', () => {
     });
     expect(md).toContain('| f | zpaq -m5 | 10 | not installed |');
     expect(md).toContain('not installed (apt-get install -y zpaq)');
+  });
+});
+
+describe('docs', () => {
+  it('replaces only the text between the markers', () => {
+    const f = join(dir, 'doc.md');
+    writeFileSync(f, `# Title\n\n${DOCS_START}\nold\n${DOCS_END}\n\nhand-written\n`);
+    spliceDocs(f, 'new table');
+    expect(readFileSync(f, 'utf8')).toBe(`# Title\n\n${DOCS_START}\nnew table\n${DOCS_END}\n\nhand-written\n`);
+    writeFileSync(f, 'no markers');
+    expect(() => spliceDocs(f, 'x')).toThrow('has no');
   });
 });
 
