@@ -1,0 +1,70 @@
+/**
+ * Load: many compressions and decompressions at once in one process sharing one
+ * Model, and in several processes; every result byte-identical to the serial run,
+ * thread count included, and memory that does not grow from round to round.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compress, decompress, Model } from '../../src/index.js';
+import { REPO, STORIES, haveModels, storiesModel } from './helpers.js';
+import { JOB_OPTIONS, jobInput } from './fixtures/jobs.js';
+
+const run = promisify(execFile);
+const JOBS = Array.from({ length: 8 }, (_, j) => j);
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe.skipIf(!haveModels)('concurrent use', () => {
+  let model: Model;
+  const serial: Buffer[] = [];
+
+  beforeAll(async () => {
+    model = await storiesModel();
+    for (const j of JOBS) serial.push(await compress(jobInput(j), { model, ...JOB_OPTIONS[j % JOB_OPTIONS.length] }));
+  }, 60000);
+
+  it('gives serial results from many calls at once on one model', async () => {
+    const rssBefore: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      rssBefore.push(process.memoryUsage().rss);
+      const packed = await Promise.all(JOBS.map((j) => compress(jobInput(j), { model, ...JOB_OPTIONS[j % JOB_OPTIONS.length] })));
+      packed.forEach((p, j) => expect(p.equals(serial[j]), `job ${j} round ${round}`).toBe(true));
+      // Decompressions and compressions mixed.
+      const mixed = await Promise.all(JOBS.flatMap((j) => [
+        decompress(serial[j], { model }).then((b) => expect(b.equals(jobInput(j)), `decompress ${j}`).toBe(true)),
+        compress(jobInput(j), { model, ...JOB_OPTIONS[j % JOB_OPTIONS.length] }).then((p) => expect(p.equals(serial[j])).toBe(true)),
+      ]));
+      expect(mixed.length).toBe(JOBS.length * 2);
+    }
+    const rss = process.memoryUsage().rss;
+    const growth = (rss - rssBefore[1]) / 2 ** 20;
+    console.log(`rss per round (MiB): ${rssBefore.map((r) => (r / 2 ** 20).toFixed(0)).join(', ')}, after: ${(rss / 2 ** 20).toFixed(0)}`);
+    // Round 1 warms up allocators; after that memory must not keep growing.
+    expect(growth).toBeLessThan(64);
+  }, 60000);
+
+  // Two threads per context spin-wait for each other: slow when the cores are busy
+  // (measured in docs/RELIABILITY.md), so this runs two small jobs only.
+  it('gives the same bytes with 2 threads as with 1', async () => {
+    const two = await Model.load(STORIES, { threads: 2 });
+    try {
+      for (const j of JOBS.slice(0, 2))
+        expect((await compress(jobInput(j), { model: two, ...JOB_OPTIONS[j % JOB_OPTIONS.length] })).equals(serial[j])).toBe(true);
+    } finally {
+      two.dispose();
+    }
+  }, 60000);
+
+  it('gives serial results in several processes at once', async () => {
+    const child = resolve(REPO, 'test/reliability/fixtures/compress-child.ts');
+    const procs = [1, 1, 1].map((threads) =>
+      run(process.execPath, ['--import', 'tsx', child, String(threads), ...JOBS.map(String)], { cwd: REPO, timeout: 50000 }));
+    const results = await Promise.all(procs);
+    for (const r of results) {
+      const { hashes } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { hashes: string[] };
+      expect(hashes).toEqual(serial.map(sha));
+    }
+  }, 60000);
+});
