@@ -86,13 +86,23 @@ export async function runTimed(
   try {
     const result = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; end: bigint }>(
       (resolve, reject) => {
+        // Its own process group, so that a timeout kills the program under GNU time too.
         const child = spawn(file, argv, {
           cwd: opts.cwd,
           env: opts.env ?? process.env,
           stdio: [inFd ?? 'ignore', outFd ?? (opts.captureStdout ? 'pipe' : 'ignore'), 'pipe'],
+          detached: true,
         });
         let timer: NodeJS.Timeout | undefined;
-        if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+        if (opts.timeoutMs) {
+          timer = setTimeout(() => {
+            try {
+              process.kill(-child.pid!, 'SIGKILL');
+            } catch {
+              child.kill('SIGKILL');
+            }
+          }, opts.timeoutMs);
+        }
         child.stdout?.setEncoding('utf8');
         child.stdout?.on('data', (d: string) => (stdout += d));
         child.stderr!.setEncoding('utf8');
