@@ -26,7 +26,15 @@ cmake --build build-fuzz --target lmzip_native_tests -j"$(nproc)" >build-fuzz/ci
 
 echo "ci-native: unit tests and regression replays under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/test/native/ubsan.supp \
-  ctest --test-dir build-fuzz --output-on-failure -j2
+  ctest --test-dir build-fuzz --output-on-failure -j2 -LE known_bug
+
+# Reproducers of open bugs in native/ (test/native/test_known_bugs.cpp): reported, not fatal.
+if ! ctest --test-dir build-fuzz -L known_bug --output-on-failure >build-fuzz/known-bugs.log 2>&1; then
+  echo "ci-native: open known bugs (see docs/RELIABILITY.md):"
+  grep -E 'CHECK failed|FAIL|largest allocation|claimed tokens' build-fuzz/known-bugs.log || true
+else
+  echo "ci-native: every known-bug reproducer passes now: move them into test_engine.cpp"
+fi
 
 echo "ci-native: fuzzing ${FUZZ_SECONDS}s per target"
 FUZZ_NO_BUILD=1 FUZZ_JOBS=2 scripts/fuzz.sh "$FUZZ_SECONDS"
