@@ -384,11 +384,14 @@ Napi::Value NativeModel::CreateSession(const Napi::CallbackInfo& info) {
 class EncodeWorker : public PromiseWorker {
  public:
   EncodeWorker(const Napi::CallbackInfo& info, std::shared_ptr<lmzip::Session> s, std::shared_ptr<std::atomic<bool>> busy)
-      : PromiseWorker(info.Env(), info[4], info[3]), session_(std::move(s)), release_{std::move(busy)} {
+      : PromiseWorker(info.Env(), info[5], info[4]), session_(std::move(s)), release_{std::move(busy)} {
     data_ = copy_bytes(info[0]);
     auto lengths = info[1].As<Napi::Uint32Array>();
     lengths_.assign(lengths.Data(), lengths.Data() + lengths.ElementLength());
-    measure_ideal_ = info[2].As<Napi::Boolean>().Value();
+    if (info[2].IsTypedArray()) allow_model_ = copy_bytes(info[2]);
+    if (!allow_model_.empty() && allow_model_.size() != lengths_.size())
+      throw coded_error(info.Env(), "INVALID_ARGUMENT", "encode: allowModel and chunk lengths differ in length");
+    measure_ideal_ = info[3].As<Napi::Boolean>().Value();
   }
 
  protected:
@@ -400,7 +403,7 @@ class EncodeWorker : public PromiseWorker {
       chunks.emplace_back(data_.data() + offset, len);
       offset += len;
     }
-    result_ = session_->encode(chunks, measure_ideal_, cancel_, progress_fn(progress));
+    result_ = session_->encode(chunks, allow_model_, measure_ideal_, cancel_, progress_fn(progress));
   }
   Napi::Value Result(Napi::Env env) override {
     const size_t n = result_.size();
@@ -433,6 +436,7 @@ class EncodeWorker : public PromiseWorker {
   BusyRelease release_;
   std::vector<uint8_t> data_;
   std::vector<uint32_t> lengths_;
+  std::vector<uint8_t> allow_model_;
   bool measure_ideal_ = false;
   std::vector<lmzip::EncodedChunk> result_;
 };

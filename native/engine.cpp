@@ -158,12 +158,13 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
 }
 
 std::vector<EncodedChunk> Session::encode(const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
-                                          bool measure_ideal, const std::atomic<int32_t>* cancel,
-                                          const ProgressFn& progress) {
+                                          const std::vector<uint8_t>& allow_model, bool measure_ideal,
+                                          const std::atomic<int32_t>* cancel, const ProgressFn& progress) {
   std::vector<EncodedChunk> out(chunks.size());
   std::vector<LaneWork> work(chunks.size());
   for (size_t c = 0; c < chunks.size(); ++c) {
     if (cancelled(cancel)) throw Error("CANCELLED", "the operation was cancelled");
+    if (!allow_model.empty() && !allow_model[c]) continue;
     TokenPlan plan = model_->plan_tokens(chunks[c].first, chunks[c].second);
     if (!worth_modelling(plan, chunks[c].second) || plan.tokens.empty()) continue;
     out[c].model_coded = true;

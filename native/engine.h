@@ -60,9 +60,10 @@ class Session {
 
   // Chunks whose bytes cannot be planned as tokens, or are mostly byte tokens,
   // come back with model_coded = false and are not part of the schedule.
+  // `allow_model[i] == 0` keeps chunk i out of the schedule (empty: all allowed).
   std::vector<EncodedChunk> encode(const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
-                                   bool measure_ideal, const std::atomic<int32_t>* cancel,
-                                   const ProgressFn& progress);
+                                   const std::vector<uint8_t>& allow_model, bool measure_ideal,
+                                   const std::atomic<int32_t>* cancel, const ProgressFn& progress);
   std::vector<std::string> decode(const std::vector<DecodeChunk>& chunks, const std::atomic<int32_t>* cancel,
                                   const ProgressFn& progress);
   // Evaluates the same schedule without coding: the model's raw speed.

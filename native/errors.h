@@ -14,7 +14,7 @@ class Error : public std::runtime_error {
   std::string code_;
 };
 
-// The most recent error llama.cpp logged on this thread, to explain a failed call.
+// The first error llama.cpp logged on this thread since the last call, to explain a failure.
 std::string take_last_llama_error();
 void install_llama_logger();
 

@@ -9,7 +9,7 @@
 
 namespace lmzip {
 
-// ---- llama.cpp's log: kept per thread so a failed call can say why ---------------------
+// ---- llama.cpp's log: its first error is kept per thread so a failed call can say why ---------------------
 namespace {
 thread_local std::string t_last_error;
 
@@ -19,7 +19,8 @@ void log_callback(ggml_log_level level, const char* text, void*) {
   if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) {
     std::string line(text);
     while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
-    if (!line.empty() && level == GGML_LOG_LEVEL_ERROR) t_last_error = line;
+    // Keep the first error since the last take: later lines are usually consequences.
+    if (!line.empty() && level == GGML_LOG_LEVEL_ERROR && t_last_error.empty()) t_last_error = line;
   }
 }
 }  // namespace

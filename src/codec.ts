@@ -8,7 +8,7 @@ import { chunkLengths } from './chunker.js';
 import { ChunkMethod, FREQ_ALGORITHM, MAX_CHUNKS_PER_FRAME, MAX_CHUNK_SIZE, MAX_FRAME_SIZE } from './format/constants.js';
 import { crc32 } from './format/crc32.js';
 import type { ChunkEntry, FileHeader, Frame } from './format/types.js';
-import { writeEndBlock, writeFileHeader, writeFrameHeader } from './format/writer.js';
+import { writeEndBlock, writeFileHeader, writeFrameHeader, writeModelFreeHeader } from './format/writer.js';
 import type { Model } from './model.js';
 import type { NativeSession } from './native.js';
 import { describeProfileDifference, numericProfile } from './profile.js';
@@ -115,8 +115,9 @@ export class Compressor {
     return Math.min(this.#chunkSize * this.settings.lanes, MAX_FRAME_SIZE);
   }
 
-  async header(modelReference: string, originalSize: number | undefined): Promise<Buffer> {
-    const out = writeFileHeader({
+  /** The file header; `modelFree` when no chunk of the file was coded with the model. */
+  async header(modelReference: string, originalSize: number | undefined, modelFree = false): Promise<Buffer> {
+    const out = modelFree ? writeModelFreeHeader() : writeFileHeader({
       modelSha256: await this.#model.fingerprint(),
       tokenizerFingerprint: this.#model.facts.tokenizerFingerprint,
       vocabSize: this.#model.facts.vocabSize,
@@ -138,47 +139,47 @@ export class Compressor {
     this.#cancel.check();
     const lengths = chunkLengths(data, Math.min(this.#chunkSize, MAX_CHUNK_SIZE));
     if (lengths.length > MAX_CHUNKS_PER_FRAME) throw new Error('internal: too many chunks for one frame');
-    let encoded;
-    try {
-      encoded = await this.#session.encode(data, Uint32Array.from(lengths), this.#measureIdeal, this.#cancel.flag,
-        onTokens ? (done, total) => onTokens(total > 0 ? done / total : 1) : undefined);
-    } catch (e) {
-      throw toLmzipError(e);
-    }
+    const pieces: Uint8Array[] = [];
+    for (let i = 0, offset = 0; i < lengths.length; offset += lengths[i++]) pieces.push(data.subarray(offset, offset + lengths[i]));
+    const plain = pieces.map(withoutModel);
+    const encode = async (allowModel?: Uint8Array) => {
+      try {
+        return await this.#session!.encode(data, Uint32Array.from(lengths), allowModel, this.#measureIdeal, this.#cancel.flag,
+          onTokens ? (done, total) => onTokens(total > 0 ? done / total : 1) : undefined);
+      } catch (e) {
+        throw toLmzipError(e);
+      }
+    };
 
-    // Each chunk: the model's payload if it coded it, else the cheaper of brotli and stored.
+    // Pass 1 codes every chunk the model can spell. A chunk whose payload loses to
+    // brotli/stored must leave the schedule, and leaving changes the other lanes'
+    // batches, so the survivors are coded again (pass 2) with the same schedule the
+    // decoder will run.
+    let encoded = await encode(undefined);
+    const wins = (e: typeof encoded, i: number) => e.modelCoded[i] !== 0 && e.payloads[i].length < plain[i].payload.length;
+    const losers = pieces.filter((_, i) => encoded.modelCoded[i] && !wins(encoded, i)).length;
+    if (losers > 0) {
+      const allow = Uint8Array.from(pieces, (_, i) => (wins(encoded, i) ? 1 : 0));
+      encoded = allow.some((a) => a) ? await encode(allow) : { ...encoded, modelCoded: new Uint8Array(pieces.length) };
+    }
+    // Pass-2 payloads differ slightly from pass 1; never let the frame end up larger
+    // than coding it without the model.
+    const size = (e: typeof encoded) => pieces.reduce((n, _, i) => n + (e.modelCoded[i] ? e.payloads[i].length : plain[i].payload.length), 0);
+    if (size(encoded) > plain.reduce((n, p) => n + p.payload.length, 0)) encoded = { ...encoded, modelCoded: new Uint8Array(pieces.length) };
+
     const chunks: ChunkEntry[] = [];
     const payloads: Uint8Array[] = [];
-    const plain: { method: ChunkMethod; payload: Uint8Array }[] = [];
-    let offset = 0;
-    let withModelSize = 0;
-    let withoutModelSize = 0;
-    for (let i = 0; i < lengths.length; i++) {
-      const bytes = data.subarray(offset, offset + lengths[i]);
-      offset += lengths[i];
-      const alternative = withoutModel(bytes);
-      plain.push(alternative);
-      withoutModelSize += alternative.payload.length;
-      const crc = crc32(bytes);
-      this.#contentCrc = crc32(bytes, this.#contentCrc);
+    for (let i = 0; i < pieces.length; i++) {
+      const crc = crc32(pieces[i]);
+      this.#contentCrc = crc32(pieces[i], this.#contentCrc);
       if (encoded.modelCoded[i]) {
-        chunks.push({ method: ChunkMethod.Model, stripLeadingSpace: encoded.stripLeadingSpace[i] !== 0, originalSize: bytes.length,
+        chunks.push({ method: ChunkMethod.Model, stripLeadingSpace: encoded.stripLeadingSpace[i] !== 0, originalSize: pieces[i].length,
           tokenCount: encoded.tokenCounts[i], payloadSize: encoded.payloads[i].length, crc32: crc });
         payloads.push(encoded.payloads[i]);
-        withModelSize += encoded.payloads[i].length;
       } else {
-        chunks.push({ method: alternative.method, stripLeadingSpace: false, originalSize: bytes.length, tokenCount: 0,
-          payloadSize: alternative.payload.length, crc32: crc });
-        payloads.push(alternative.payload);
-        withModelSize += alternative.payload.length;
-      }
-    }
-    // If the model did worse than brotli/stored over the whole frame (a poor model, or
-    // text it does not know), drop it from the frame: its schedule then has no lanes.
-    if (withoutModelSize < withModelSize) {
-      for (let i = 0; i < chunks.length; i++) {
-        chunks[i] = { ...chunks[i], method: plain[i].method, stripLeadingSpace: false, tokenCount: 0, payloadSize: plain[i].payload.length };
-        payloads[i] = plain[i].payload;
+        chunks.push({ method: plain[i].method, stripLeadingSpace: false, originalSize: pieces[i].length, tokenCount: 0,
+          payloadSize: plain[i].payload.length, crc32: crc });
+        payloads.push(plain[i].payload);
       }
     }
 
@@ -251,7 +252,7 @@ export class Decompressor {
     if (header.originalSize !== undefined && header.originalSize > BigInt(options.maxOutputLength))
       throw new LmzipError(ErrorCode.OUTPUT_TOO_LARGE, `the file holds ${header.originalSize} bytes, more than maxOutputLength (${options.maxOutputLength})`);
     let session: NativeSession | undefined;
-    if (model) {
+    if (model && !header.modelFree) {
       await checkDecodable(header, model);
       if (model.facts.vocabOnly) throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights`);
       session = await model.createSession({ lanes: header.lanes, window: header.window, overlap: header.overlap,

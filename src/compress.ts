@@ -94,13 +94,15 @@ export async function compressWithStats(data: Uint8Array | string, options: Comp
     const settings = await chooseSettings(opened.model, options);
     const chunkSize = options.chunkSize ?? defaultChunkSize(input.length, settings.lanes);
     compressor = await Compressor.create(opened.model, settings, { chunkSize, cancel, measureIdeal: options.measureIdeal ?? false });
-    const parts: Buffer[] = [await compressor.header(opened.reference, input.length)];
+    const parts: Buffer[] = [];
     for (let offset = 0; offset < input.length; offset += compressor.frameSize) {
       const frameData = input.subarray(offset, offset + compressor.frameSize);
       const bytesOut = () => parts.reduce((n, b) => n + b.length, 0);
       parts.push(...(await compressor.frame(frameData, options.onProgress &&
         ((f) => options.onProgress!({ bytesIn: offset + Math.round(f * frameData.length), bytesTotal: input.length, bytesOut: bytesOut() })))));
     }
+    // The header comes last here: a file that needs no model gets the short one.
+    parts.unshift(await compressor.header(opened.reference, input.length, compressor.stats.modelChunks === 0));
     parts.push(compressor.end());
     return { output: Buffer.concat(parts), stats: { ...compressor.stats } };
   } finally {
@@ -143,7 +145,7 @@ export async function decompress(data: Uint8Array, options: DecompressOptions = 
   cancel.check(options.signal);
   const { header, frames, end } = parseContainer(data);
   const needsModel = frames.some((f) => f.chunks.some((c) => c.method === 1));
-  const opened = needsModel || options.model !== undefined
+  const opened = needsModel
     ? await openModelForFile(header, options.model, { threads: options.threads, gpuLayers: options.gpuLayers })
     : undefined;
   let decompressor: Decompressor | undefined;

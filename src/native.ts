@@ -54,7 +54,8 @@ export interface NativeTokenPlan {
 export type NativeProgress = (done: number, total: number) => void;
 
 export interface NativeSession {
-  encode(data: Uint8Array, chunkLengths: Uint32Array, measureIdeal: boolean, cancel: Int32Array | undefined,
+  /** `allowModel[i] === 0` keeps chunk i out of the lane schedule (undefined: all allowed). */
+  encode(data: Uint8Array, chunkLengths: Uint32Array, allowModel: Uint8Array | undefined, measureIdeal: boolean, cancel: Int32Array | undefined,
     onProgress: NativeProgress | undefined): Promise<NativeEncodeResult>;
   decode(payloads: Uint8Array[], tokenCounts: Uint32Array, originalSizes: Uint32Array, stripLeadingSpace: Uint8Array,
     cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<Uint8Array[]>;

@@ -49,7 +49,21 @@ export class CompressStream extends Transform {
     this.#compressor = await Compressor.create(this.#opened.model, settings, {
       chunkSize: o.chunkSize ?? defaultChunkSize(o.sizeHint, settings.lanes), cancel: this.#cancel, measureIdeal: o.measureIdeal ?? false });
     this.#stats = this.#compressor.stats;
-    this.#emit(await this.#compressor.header(this.#opened.reference, o.sizeHint));
+  }
+
+  /**
+   * The header waits for the first frame: if the stream ends after it and no chunk
+   * used the model, the file gets the short model-free header.
+   */
+  #heldFirstFrame: Buffer[] | undefined;
+  #headerWritten = false;
+
+  async #writeHeader(modelFree: boolean): Promise<void> {
+    if (this.#headerWritten) return;
+    this.#headerWritten = true;
+    this.#emit(await this.#compressor!.header(this.#opened!.reference, this.#options.sizeHint, modelFree));
+    for (const b of this.#heldFirstFrame ?? []) this.#emit(b);
+    this.#heldFirstFrame = undefined;
   }
 
   #emit(b: Buffer): void {
@@ -69,9 +83,13 @@ export class CompressStream extends Transform {
       this.#pendingBytes = rest.length;
       const before = this.#bytesIn;
       const onProgress = this.#options.onProgress;
-      for (const b of await c.frame(frame, onProgress && ((f) => onProgress({ bytesIn: before + Math.round(f * frame.length), bytesTotal: this.#options.sizeHint, bytesOut: this.#bytesOut }))))
-        this.#emit(b);
+      const out = await c.frame(frame, onProgress && ((f) => onProgress({ bytesIn: before + Math.round(f * frame.length), bytesTotal: this.#options.sizeHint, bytesOut: this.#bytesOut })));
       this.#bytesIn += frame.length;
+      if (!this.#headerWritten && this.#heldFirstFrame === undefined) this.#heldFirstFrame = out;
+      else {
+        await this.#writeHeader(false);
+        for (const b of out) this.#emit(b);
+      }
     }
   }
 
@@ -85,10 +103,11 @@ export class CompressStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     this.#compressFrames(true)
-      .then(() => {
+      .then(async () => {
         const hint = this.#options.sizeHint;
         if (hint !== undefined && hint !== this.#bytesIn)
           throw new LmzipError(ErrorCode.IO_ERROR, `the input changed while it was read: expected ${hint} bytes, read ${this.#bytesIn}`);
+        await this.#writeHeader(this.#compressor!.stats.modelChunks === 0);
         this.#emit(this.#compressor!.end());
         this.#release();
         callback();
@@ -133,8 +152,8 @@ export class DecompressStream extends Transform {
     for (const event of this.#reader.push(chunk)) {
       if (event.type === 'header') {
         const o = this.#options;
-        this.#opened = await openModelForFile(event.header, o.model, { threads: o.threads, gpuLayers: o.gpuLayers });
-        this.#decompressor = await Decompressor.create(event.header, this.#opened.model, {
+        if (!event.header.modelFree) this.#opened = await openModelForFile(event.header, o.model, { threads: o.threads, gpuLayers: o.gpuLayers });
+        this.#decompressor = await Decompressor.create(event.header, this.#opened?.model, {
           cancel: this.#cancel, maxOutputLength: o.maxOutputLength ?? DEFAULT_MAX_OUTPUT_LENGTH });
       } else if (event.type === 'frame') {
         const d = this.#decompressor!;

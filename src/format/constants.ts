@@ -6,6 +6,8 @@ export const MAGIC = Uint8Array.of(0x89, 0x4c, 0x4d, 0x5a, 0x0d, 0x0a, 0x1a, 0x0
 export const FORMAT_VERSION = 1;
 
 export const FILE_HEADER_FIXED_SIZE = 16; // magic, version, flags, reserved, body length
+/** Header flag: no chunk uses a model, so the header names none (body length 0). */
+export const HEADER_FLAG_MODEL_FREE = 0x01;
 export const HEADER_BODY_FIXED_SIZE = 72; // up to and excluding the two strings
 export const HEADER_BODY_MAX_SIZE = 65536;
 export const UNKNOWN_SIZE = 0xffffffffffffffffn;

@@ -7,7 +7,7 @@
 import { ErrorCode, LmzipError } from '../errors.js';
 import {
   BLOCK_END, BLOCK_FRAME, CHUNK_ENTRY_SIZE, CHUNK_FLAG_STRIP_LEADING_SPACE, ChunkMethod, END_BLOCK_SIZE,
-  FILE_HEADER_FIXED_SIZE, FORMAT_VERSION, FRAME_HEADER_FIXED_SIZE, HEADER_BODY_FIXED_SIZE, HEADER_BODY_MAX_SIZE,
+  FILE_HEADER_FIXED_SIZE, FORMAT_VERSION, FRAME_HEADER_FIXED_SIZE, HEADER_BODY_FIXED_SIZE, HEADER_BODY_MAX_SIZE, HEADER_FLAG_MODEL_FREE,
   MAGIC, MAX_BROTLI_EXPANSION, MAX_CHUNKS_PER_FRAME, MAX_CHUNK_SIZE, MAX_FRAME_SIZE, UNKNOWN_SIZE,
 } from './constants.js';
 import { crc32 } from './crc32.js';
@@ -27,6 +27,7 @@ export class LmzReader {
   #state: 'header' | 'blocks' | 'done' = 'header';
   #offset = 0; // bytes consumed so far, for messages
   #frames = 0;
+  #modelFree = false;
 
   /** True once the end block has been read. */
   get done(): boolean {
@@ -84,8 +85,10 @@ export class LmzReader {
     if (version !== FORMAT_VERSION)
       throw new LmzipError(ErrorCode.UNSUPPORTED_VERSION,
         `this file uses lmzip format version ${version}; this build reads version ${FORMAT_VERSION}${version > FORMAT_VERSION ? ' (upgrade lmzip)' : ''}`);
-    if (buf.readUInt8(9) !== 0 || buf.readUInt16LE(10) !== 0) throw corrupt('reserved header bits are set');
+    const flags = buf.readUInt8(9);
+    if ((flags & ~HEADER_FLAG_MODEL_FREE) !== 0 || buf.readUInt16LE(10) !== 0) throw corrupt('reserved header bits are set');
     const bodySize = buf.readUInt32LE(12);
+    if (flags & HEADER_FLAG_MODEL_FREE) return this.#readModelFreeHeader(version, bodySize);
     if (bodySize < HEADER_BODY_FIXED_SIZE + 4 || bodySize > HEADER_BODY_MAX_SIZE) throw corrupt(`header length ${bodySize} is out of range`);
     const total = FILE_HEADER_FIXED_SIZE + bodySize + 4;
     if (buf.length < total) return undefined;
@@ -104,6 +107,7 @@ export class LmzReader {
     const originalSize = buf.readBigUInt64LE(b + 64);
     const header: FileHeader = {
       version,
+      modelFree: false,
       modelSha256: buf.subarray(b, b + 32).toString('hex'),
       tokenizerFingerprint: buf.subarray(b + 32, b + 40).toString('hex'),
       vocabSize: buf.readUInt32LE(b + 40),
@@ -124,6 +128,20 @@ export class LmzReader {
     if (header.ubatch < 1 || header.ubatch > 1 << 16) throw corrupt(`ubatch ${header.ubatch} is out of range`);
     this.#take(total);
     this.#state = 'blocks';
+    return { type: 'header', header };
+  }
+
+  #readModelFreeHeader(version: number, bodySize: number): ReadEvent | undefined {
+    if (bodySize !== 0) throw corrupt('a model-free header must have no body');
+    const total = FILE_HEADER_FIXED_SIZE + 4;
+    if (this.#buffer.length < total) return undefined;
+    if (crc32(this.#buffer.subarray(0, FILE_HEADER_FIXED_SIZE)) !== this.#buffer.readUInt32LE(FILE_HEADER_FIXED_SIZE))
+      throw corrupt('the file header checksum does not match');
+    this.#take(total);
+    this.#state = 'blocks';
+    this.#modelFree = true;
+    const header: FileHeader = { version, modelFree: true, modelSha256: '', tokenizerFingerprint: '', vocabSize: 0, modelReference: '',
+      profile: '', lanes: 1, window: 0, overlap: 0, ubatch: 0, flashAttention: false, freqAlgorithm: 0, originalSize: undefined };
     return { type: 'header', header };
   }
 
@@ -153,6 +171,7 @@ export class LmzReader {
         crc32: buf.readUInt32LE(p + 14),
       };
       checkChunk(c, buf.readUInt8(p + 1), this.#frames, i);
+      if (this.#modelFree && c.method === ChunkMethod.Model) throw corrupt(`chunk ${i} of frame ${this.#frames} needs a model, but the header names none`);
       frameOriginal += c.originalSize;
       payloadTotal += c.payloadSize;
       chunks.push(c);

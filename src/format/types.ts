@@ -3,6 +3,8 @@ import type { ChunkMethod } from './constants.js';
 /** What the file header records: everything that decides the output bytes. */
 export interface FileHeader {
   version: number;
+  /** No chunk needs a model; the model fields below are empty. */
+  modelFree: boolean;
   /** SHA-256 (hex) of the GGUF file the data was compressed with. */
   modelSha256: string;
   /** FNV-1a 64 (hex) of the vocabulary, for diagnostics. */

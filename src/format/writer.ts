@@ -1,12 +1,22 @@
 /** Serialises the .lmz structures (docs/FORMAT.md). Knows nothing of llama.cpp. */
 import {
   BLOCK_END, BLOCK_FRAME, CHUNK_ENTRY_SIZE, CHUNK_FLAG_STRIP_LEADING_SPACE, END_BLOCK_SIZE, FILE_HEADER_FIXED_SIZE,
-  FORMAT_VERSION, FRAME_HEADER_FIXED_SIZE, HEADER_BODY_FIXED_SIZE, MAGIC, UNKNOWN_SIZE,
+  FORMAT_VERSION, FRAME_HEADER_FIXED_SIZE, HEADER_BODY_FIXED_SIZE, HEADER_FLAG_MODEL_FREE, MAGIC, UNKNOWN_SIZE,
 } from './constants.js';
 import { crc32 } from './crc32.js';
 import type { ChunkEntry, EndBlock, FileHeader } from './types.js';
 
-export function writeFileHeader(h: Omit<FileHeader, 'version'>): Buffer {
+/** The 20-byte header of a file in which no chunk uses a model. */
+export function writeModelFreeHeader(): Buffer {
+  const out = Buffer.alloc(FILE_HEADER_FIXED_SIZE + 4);
+  out.set(MAGIC, 0);
+  out.writeUInt8(FORMAT_VERSION, 8);
+  out.writeUInt8(HEADER_FLAG_MODEL_FREE, 9);
+  out.writeUInt32LE(crc32(out.subarray(0, FILE_HEADER_FIXED_SIZE)), FILE_HEADER_FIXED_SIZE);
+  return out;
+}
+
+export function writeFileHeader(h: Omit<FileHeader, 'version' | 'modelFree'>): Buffer {
   const reference = Buffer.from(h.modelReference, 'utf8');
   const profile = Buffer.from(h.profile, 'utf8');
   if (reference.length > 4096) throw new Error('model reference longer than 4096 bytes');

@@ -1,0 +1,42 @@
+/** Paths and small utilities shared by the tests. Models and corpora live in ../shared. */
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SHARED = process.env.LMZIP_SHARED_DIR ?? resolve(REPO, '../shared');
+export const MODELS = join(SHARED, 'models');
+export const CORPUS = join(SHARED, 'corpus');
+export const STORIES = join(MODELS, 'stories260K.gguf');
+export const RANDOM_LLAMA = join(MODELS, 'llama-2-tiny-random.gguf');
+export const GGUF_V1 = join(MODELS, 'stories260K-f32-ggufv1.gguf');
+export const VOCABS = join(REPO, 'vendor/llama.cpp/models');
+export const CLI = join(REPO, 'dist/cli/main.js');
+
+if (!existsSync(STORIES)) throw new Error(`test models not found: expected ${STORIES} (../shared beside the repo)`);
+
+export function vocab(name: string): string {
+  return join(VOCABS, `ggml-vocab-${name}.gguf`);
+}
+
+export function corpusFiles(): string[] {
+  return readdirSync(CORPUS).filter((f) => f !== 'MANIFEST.md').sort();
+}
+
+export function tempDir(prefix = 'lmzip-test-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A small deterministic PRNG (mulberry32) for property tests. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
