@@ -41,7 +41,7 @@ Result run_job(const std::shared_ptr<const Model>& model, const std::vector<std:
   Session s(model, p);
   std::vector<std::pair<const uint8_t*, size_t>> in;
   for (const auto& c : chunks) in.emplace_back(reinterpret_cast<const uint8_t*>(c.data()), c.size());
-  auto enc = s.encode(in, false, nullptr, {});
+  auto enc = s.encode(in, {}, false, nullptr, {});
   Result r;
   std::vector<DecodeChunk> d;
   for (size_t i = 0; i < enc.size(); ++i) {

@@ -32,7 +32,7 @@ struct Job {
 std::vector<EncodedChunk> encode(Session& s, const std::vector<std::string>& chunks) {
   std::vector<std::pair<const uint8_t*, size_t>> in;
   for (const auto& c : chunks) in.emplace_back(reinterpret_cast<const uint8_t*>(c.data()), c.size());
-  return s.encode(in, false, nullptr, {});
+  return s.encode(in, {}, false, nullptr, {});
 }
 
 std::vector<DecodeChunk> to_decode(const std::vector<EncodedChunk>& enc, const std::vector<std::string>& chunks) {
@@ -174,9 +174,9 @@ TEST(cancel_flag_stops_work) {
   std::atomic<int32_t> cancel{1};
   const std::string text = kText;
   std::vector<std::pair<const uint8_t*, size_t>> in{{reinterpret_cast<const uint8_t*>(text.data()), text.size()}};
-  CHECK(error_code([&] { s.encode(in, false, &cancel, {}); }) == "CANCELLED");
+  CHECK(error_code([&] { s.encode(in, {}, false, &cancel, {}); }) == "CANCELLED");
   cancel = 0;
-  CHECK(error_code([&] { s.encode(in, false, &cancel, {}); }).empty());
+  CHECK(error_code([&] { s.encode(in, {}, false, &cancel, {}); }).empty());
 }
 
 TEST(other_model_does_not_decode_silently) {

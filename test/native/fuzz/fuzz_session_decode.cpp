@@ -65,7 +65,7 @@ void round_trip(lmzip::Session& s, const uint8_t* data, size_t size) {
   chunks.emplace_back(data, a);
   chunks.emplace_back(data + a, b - a);
   chunks.emplace_back(data + b, size - b);
-  const auto enc = s.encode(chunks, false, nullptr, {});
+  const auto enc = s.encode(chunks, {}, false, nullptr, {});
   std::vector<lmzip::DecodeChunk> d;
   std::vector<size_t> index;
   for (size_t i = 0; i < enc.size(); ++i) {
