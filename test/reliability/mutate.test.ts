@@ -168,6 +168,41 @@ describe.skipIf(!haveModels)('damaged .lmz files', () => {
     }
   }, 60000);
 
+  it('survives damage to a model-free file', async () => {
+    // Bytes no model helps with: the file names no model (a 20-byte header).
+    const plain = Buffer.from(Array.from({ length: 3000 }, (_, i) => (Math.imul(i, 2654435761) >>> 13) & 0xff));
+    const free = await compress(plain, { model, lanes: 2, chunkSize: 512 });
+    expect(free[9] & 1, 'model-free flag').toBe(1);
+    const lf = layout(free);
+    const rnd = prng(SEED + 5);
+    const check2 = async (name: string, b: Buffer) => {
+      const r = await outcome(() => decompress(b, { model }));
+      if ('ok' in r) expect(r.ok.equals(plain), `${name}: decoded to different bytes`).toBe(true);
+      const key = 'code' in r ? r.code : 'original bytes';
+      tally[key] = (tally[key] ?? 0) + 1;
+      return key;
+    };
+    expect(await check2('intact', free)).toBe('original bytes');
+    for (let i = 0; i < 20 * SCALE; i++) {
+      const n = Math.floor(rnd() * free.length);
+      expect(await check2(`truncate to ${n}`, free.subarray(0, n))).not.toBe('original bytes');
+      const b = Buffer.from(free);
+      b[Math.floor(rnd() * b.length)] ^= 1 << Math.floor(rnd() * 8);
+      await check2('flip', b);
+      await check2('flip, checksums recomputed', fixChecksums(b));
+    }
+    // Clear the model-free flag, or mark a chunk as model-coded: both must be refused.
+    const noFlag = Buffer.from(free);
+    noFlag[9] = 0;
+    expect(await check2('model-free flag cleared', fixChecksums(noFlag))).not.toBe('original bytes');
+    const asModel = Buffer.from(free);
+    asModel[lf.frames[0].chunks[0].entry] = 1;
+    expect(await check2('chunk claims the model', fixChecksums(asModel))).toBe('CORRUPT_HEADER');
+    // A model-free header spliced onto model-coded frames.
+    const spliced = Buffer.concat([free.subarray(0, lf.headerEnd), file.subarray(lay.headerEnd)]);
+    expect(await check2('model-free header, model frames', fixChecksums(spliced))).toBe('CORRUPT_HEADER');
+  }, 60000);
+
   it('honours maxOutputLength before decoding', async () => {
     expect(await check('maxOutputLength = size - 1', file, { maxOutputLength: original.length - 1 })).toBe('OUTPUT_TOO_LARGE');
     expect(await check('maxOutputLength = 0', file, { maxOutputLength: 0 })).toBe('OUTPUT_TOO_LARGE');
