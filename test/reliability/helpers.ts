@@ -124,6 +124,16 @@ export function layout(file: Buffer): Layout {
 /** Recomputes every structure's CRC so a mutation reaches the decoder instead of the parser. */
 export function fixChecksums(file: Buffer): Buffer {
   const out = Buffer.from(file);
+  try {
+    fixInPlace(out);
+  } catch {
+    // a structure runs past the end: leave the rest as it is
+  }
+  return out;
+}
+
+function fixInPlace(out: Buffer): Buffer {
+  if (out.length < 16) return out;
   const bodySize = out.readUInt32LE(12);
   const headerEnd = FILE_HEADER_FIXED + bodySize + 4;
   if (headerEnd > out.length) return out;
@@ -136,6 +146,7 @@ export function fixChecksums(file: Buffer): Buffer {
     out.writeUInt32LE(crc32(out.subarray(p, tableEnd)), tableEnd);
     let payloads = 0;
     for (let i = 0; i < count; i++) payloads += out.readUInt32LE(p + FRAME_FIXED + i * CHUNK_ENTRY + 10);
+    if (payloads > out.length) return out;
     p = tableEnd + 4 + payloads;
   }
   if (p + END_BLOCK <= out.length && out[p] === 2) out.writeUInt32LE(crc32(out.subarray(p, p + 17)), p + 17);
