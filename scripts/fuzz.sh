@@ -8,6 +8,8 @@
 #   plan_tokens     Model::plan_tokens on arbitrary bytes, 4 vocab-only tokenizers; plans must be exact
 #   session_decode  Session::decode with stories260K on arbitrary payloads/counts/sizes, and
 #                   encode->decode round trips of arbitrary bytes
+#   container       the TypeScript container parser (test/reliability/fuzz-container.ts:
+#                   V8 block coverage as feedback; needs npm install, not the clang build)
 #
 # Builds with clang into build-fuzz/ (ASan + UBSan + libFuzzer; llama.cpp itself with
 # ASan + UBSan, about 4 minutes the first time on 2 cores), seeds each run from
@@ -24,7 +26,9 @@ ROOT=$PWD
 SECONDS_PER_TARGET=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(range_decoder plan_tokens session_decode)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(range_decoder plan_tokens session_decode container)
+NATIVE_TARGETS=()
+for t in "${TARGETS[@]}"; do [ "$t" = container ] || NATIVE_TARGETS+=("$t"); done
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -33,13 +37,13 @@ if ! need clang++ || ! need ninja || ! need cmake; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang cmake ninja-build >/dev/null
 fi
 
-if [ -z "${FUZZ_NO_BUILD:-}" ]; then
+if [ -z "${FUZZ_NO_BUILD:-}" ] && [ ${#NATIVE_TARGETS[@]} -gt 0 ]; then
   if [ ! -f "$BUILD/build.ninja" ]; then
     CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DLMZIP_BUILD_NATIVE_TESTS=ON -DLMZIP_SANITIZE=ON -DLMZIP_FUZZ=ON >/dev/null
   fi
   echo "fuzz.sh: building fuzz targets in $BUILD" >&2
-  cmake --build "$BUILD" --target $(printf 'fuzz_%s ' "${TARGETS[@]}") -j"$(nproc)" >"$BUILD/fuzz-build.log" 2>&1 ||
+  cmake --build "$BUILD" --target $(printf 'fuzz_%s ' "${NATIVE_TARGETS[@]}") -j"$(nproc)" >"$BUILD/fuzz-build.log" 2>&1 ||
     { tail -40 "$BUILD/fuzz-build.log"; exit 1; }
 fi
 
@@ -53,8 +57,19 @@ max_len() {
   esac
 }
 
+run_container() {
+  local log=$BUILD/fuzz-container.log rc=0
+  mkdir -p "$BUILD"
+  node --import tsx test/reliability/fuzz-container.ts "$SECONDS_PER_TARGET" --save >"$log" 2>&1 || rc=$?
+  local line
+  line=$(grep -E '^container' "$log" | tail -1 || true)
+  printf '%-16s %s rc=%s\n' container "${line#container}" "$rc" >"$BUILD/fuzz-container.summary"
+  [ "$rc" -eq 0 ] || { grep -E 'crash-' "$log" | head -10 >>"$BUILD/fuzz-container.summary" || true; return 1; }
+}
+
 run_one() {
   local t=$1
+  [ "$t" = container ] && { run_container; return; }
   local corpus=$BUILD/corpus/$t artifacts=$BUILD/artifacts/$t log=$BUILD/fuzz-$t.log
   mkdir -p "$corpus" "$artifacts"
   cp -n test/native/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
@@ -97,7 +112,7 @@ echo "== fuzz summary (logs: $BUILD/fuzz-<target>.log) =="
 for t in "${TARGETS[@]}"; do cat "$BUILD/fuzz-$t.summary"; done
 
 if [ -n "${FUZZ_MERGE:-}" ]; then
-  for t in "${TARGETS[@]}"; do
+  for t in "${NATIVE_TARGETS[@]}"; do
     "$BUILD/test/native/fuzz_$t" -merge=1 -max_len="$(max_len "$t")" test/native/corpus/"$t" "$BUILD/corpus/$t" >/dev/null 2>&1 || true
   done
   echo "merged new coverage into test/native/corpus/"
