@@ -282,7 +282,12 @@ function goals(results: MethodResult[], tools: ToolInfo[], lanes: LaneSweepPoint
         .map((r) => `${r.input} ${fmt((r.lmzip!.coderOverhead ?? 0) * 100)}% over ${r.lmzip!.tokens} tokens`);
       shortfalls.push(`coder overhead ${fmt(o * 100)}% with ${model} is above ${CODER_OVERHEAD_GOAL * 100}% (${worst.join('; ')})`);
     }
-    const withRaw = rows.filter((l) => l.rawTokensPerSecond && l.compressTokensPerSecond);
+    // Only inputs the model coded whole: when some chunks fall back, compression has still
+    // evaluated them (then thrown the result away) while `tokens` counts only the coded ones.
+    const withRaw = lm
+      .filter((r) => r.model === model && r.lmzip!.modelBytes === r.inputBytes)
+      .map((r) => r.lmzip!)
+      .filter((l) => l.rawTokensPerSecond && l.compressTokensPerSecond);
     const tokens = withRaw.reduce((a, l) => a + l.tokens, 0);
     const cSec = withRaw.reduce((a, l) => a + l.compressCallSeconds, 0);
     const rawSec = withRaw.reduce((a, l) => a + l.tokens / l.rawTokensPerSecond!, 0);

@@ -159,7 +159,9 @@ export function goalsLines(report: BenchReport): string[] {
     );
   }
   for (const [model, r] of Object.entries(g.rawSpeedRatio)) {
-    lines.push(`- Compression speed / raw model speed, ${model}: **${pct(r)}** (goal ≥ ${pct(g.rawSpeedRatioMin, 2)}).`);
+    lines.push(
+      `- Compression speed / raw model speed, ${model}: **${pct(r)}** (goal ≥ ${pct(g.rawSpeedRatioMin, 2)}), over the inputs the model coded whole.`,
+    );
   }
   if (g.shortfalls.length) {
     lines.push('', 'Short of the goals:', ...g.shortfalls.map((s) => `- ${s}`));
