@@ -200,9 +200,15 @@ std::vector<std::string> Session::decode(const std::vector<DecodeChunk>& chunks,
   std::vector<std::string> out(chunks.size());
   std::vector<LaneWork> work(chunks.size());
   for (size_t c = 0; c < chunks.size(); ++c) {
+    // Every token stands for at least one byte (the stripped space adds one): a count
+    // beyond that can only come from damaged or hostile input.
+    if (uint64_t(chunks[c].token_count) > uint64_t(chunks[c].original_size) + (chunks[c].strip_leading_space ? 1 : 0))
+      throw Error("CORRUPT_DATA", "compressed data is damaged: a chunk records more tokens than bytes");
     work[c].token_count = chunks[c].token_count;
-    work[c].tokens.reserve(chunks[c].token_count);
-    out[c].reserve(chunks[c].original_size + 1);
+    // Sizes come from the file: reserve a bounded amount and let real data grow it.
+    constexpr size_t kMaxReserve = size_t(1) << 20;
+    work[c].tokens.reserve(std::min<size_t>(chunks[c].token_count, kMaxReserve));
+    out[c].reserve(std::min<size_t>(size_t(chunks[c].original_size) + 1, kMaxReserve));
   }
   const int n_vocab = model_->n_vocab();
   std::vector<uint32_t> freqs(static_cast<size_t>(n_vocab));
@@ -215,8 +221,12 @@ std::vector<std::string> Session::decode(const std::vector<DecodeChunk>& chunks,
     llama_token token = 0;
     while (token + 1 < n_vocab && cum + freqs[size_t(token)] <= target) cum += freqs[size_t(token++)];
     decoders[c]->consume(cum, freqs[size_t(token)]);
+    // Encoders never plan tokens that stand for no bytes; decoding one means damage
+    // (and would otherwise let a damaged chunk run all its steps before failing).
+    const std::string& piece = model_->piece(token);
+    if (piece.empty()) throw Error("CORRUPT_DATA", "compressed data is damaged: it decodes to a token that stands for no bytes");
     w.tokens.push_back(token);
-    out[c] += model_->piece(token);
+    out[c] += piece;
     // A damaged payload can decode to anything: stop it from growing past the chunk.
     if (out[c].size() > size_t(chunks[c].original_size) + 1)
       throw Error("CORRUPT_DATA", "compressed data is damaged: a chunk decodes to more bytes than recorded");
