@@ -412,6 +412,7 @@ class EncodeWorker : public PromiseWorker {
     auto token_counts = Napi::Uint32Array::New(env, n);
     auto byte_coded = Napi::Uint32Array::New(env, n);
     auto ideal = Napi::Float64Array::New(env, n);
+    auto table = Napi::Float64Array::New(env, n);
     auto payloads = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; ++i) {
       model_coded[i] = result_[i].model_coded;
@@ -419,6 +420,7 @@ class EncodeWorker : public PromiseWorker {
       token_counts[i] = result_[i].token_count;
       byte_coded[i] = result_[i].byte_coded;
       ideal[i] = result_[i].ideal_bits;
+      table[i] = result_[i].table_bits;
       payloads.Set(uint32_t(i), to_uint8(env, result_[i].payload.data(), result_[i].payload.size()));
     }
     Napi::Object o = Napi::Object::New(env);
@@ -427,6 +429,7 @@ class EncodeWorker : public PromiseWorker {
     o.Set("tokenCounts", token_counts);
     o.Set("byteCoded", byte_coded);
     o.Set("idealBits", ideal);
+    o.Set("tableBits", table);
     o.Set("payloads", payloads);
     return o;
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "errors.h"
 #include "freqs.h"
@@ -185,7 +186,10 @@ std::vector<EncodedChunk> Session::encode(const std::vector<std::pair<const uint
     uint64_t cum = 0;
     for (llama_token t = 0; t < token; ++t) cum += freqs[size_t(t)];
     encoders[c]->encode(cum, freqs[size_t(token)], total);
-    if (measure_ideal) out[c].ideal_bits += ideal_bits(logits, n_vocab, token);
+    if (measure_ideal) {
+      out[c].ideal_bits += ideal_bits(logits, n_vocab, token);
+      out[c].table_bits -= std::log2(double(freqs[size_t(token)]) / double(total));
+    }
     if (i + 1 == w.token_count) {
       encoders[c]->finish();
       encoders[c].reset();

@@ -37,6 +37,7 @@ struct EncodedChunk {
   uint32_t token_count = 0;
   uint32_t byte_coded = 0;
   double ideal_bits = 0;     // -sum log2 p(token) from the float logits, when measured
+  double table_bits = 0;     // -sum log2 f(token)/total from the integer tables, when measured
   std::vector<uint8_t> payload;
 };
 

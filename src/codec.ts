@@ -34,6 +34,8 @@ export interface CompressStats {
   modelBytes: number;
   /** Ideal code length of the model-coded tokens (−Σ log2 p), when measured; else 0. */
   idealBits: number;
+  /** Code length under the integer frequency tables (−Σ log2 f/total), when measured; payloadBytes·8 minus this is the range coder's own cost. */
+  tableBits: number;
   tokens: number;
   modelChunks: number;
   brotliChunks: number;
@@ -43,7 +45,7 @@ export interface CompressStats {
 }
 
 export function emptyStats(): CompressStats {
-  return { inputBytes: 0, outputBytes: 0, payloadBytes: 0, modelBytes: 0, idealBits: 0, tokens: 0, modelChunks: 0,
+  return { inputBytes: 0, outputBytes: 0, payloadBytes: 0, modelBytes: 0, idealBits: 0, tableBits: 0, tokens: 0, modelChunks: 0,
     brotliChunks: 0, storedChunks: 0, frames: 0, seconds: 0 };
 }
 
@@ -191,6 +193,7 @@ export class Compressor {
         s.modelBytes += chunks[i].originalSize;
         s.tokens += chunks[i].tokenCount;
         s.idealBits += encoded.idealBits[i];
+        s.tableBits += encoded.tableBits[i];
       } else if (chunks[i].method === ChunkMethod.Brotli) s.brotliChunks++;
       else s.storedChunks++;
     }

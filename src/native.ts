@@ -41,6 +41,8 @@ export interface NativeEncodeResult {
   tokenCounts: Uint32Array;
   byteCoded: Uint32Array;
   idealBits: Float64Array;
+  /** −Σ log2 f(token)/total under the integer tables actually coded with (when measured). */
+  tableBits: Float64Array;
   payloads: Uint8Array[];
 }
 
