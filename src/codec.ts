@@ -143,7 +143,18 @@ export class Compressor {
     if (lengths.length > MAX_CHUNKS_PER_FRAME) throw new Error('internal: too many chunks for one frame');
     const pieces: Uint8Array[] = [];
     for (let i = 0, offset = 0; i < lengths.length; offset += lengths[i++]) pieces.push(data.subarray(offset, offset + lengths[i]));
-    const plain = pieces.map(withoutModel);
+    // Brotli at quality 11 costs about as much time as the model on small text, so it is
+    // only tried where it could win: chunks the model did not code, and model payloads
+    // above 1.5 bits per byte (brotli rarely beats that on text; it does on data the
+    // model cannot predict).
+    const plainCache = new Map<number, { method: ChunkMethod; payload: Uint8Array }>();
+    const plainFor = (i: number) => {
+      let p = plainCache.get(i);
+      if (!p) plainCache.set(i, (p = withoutModel(pieces[i])));
+      return p;
+    };
+    const beatsPlain = (payload: Uint8Array, i: number) =>
+      payload.length * 8 <= 1.5 * pieces[i].length || payload.length < plainFor(i).payload.length;
     const encode = async (allowModel?: Uint8Array) => {
       try {
         return await this.#session!.encode(data, Uint32Array.from(lengths), allowModel, this.#measureIdeal, this.#cancel.flag,
@@ -158,16 +169,16 @@ export class Compressor {
     // batches, so the survivors are coded again (pass 2) with the same schedule the
     // decoder will run.
     let encoded = await encode(undefined);
-    const wins = (e: typeof encoded, i: number) => e.modelCoded[i] !== 0 && e.payloads[i].length < plain[i].payload.length;
+    const wins = (e: typeof encoded, i: number) => e.modelCoded[i] !== 0 && beatsPlain(e.payloads[i], i);
     const losers = pieces.filter((_, i) => encoded.modelCoded[i] && !wins(encoded, i)).length;
     if (losers > 0) {
       const allow = Uint8Array.from(pieces, (_, i) => (wins(encoded, i) ? 1 : 0));
       encoded = allow.some((a) => a) ? await encode(allow) : { ...encoded, modelCoded: new Uint8Array(pieces.length) };
     }
     // Pass-2 payloads differ slightly from pass 1; never let the frame end up larger
-    // than coding it without the model.
-    const size = (e: typeof encoded) => pieces.reduce((n, _, i) => n + (e.modelCoded[i] ? e.payloads[i].length : plain[i].payload.length), 0);
-    if (size(encoded) > plain.reduce((n, p) => n + p.payload.length, 0)) encoded = { ...encoded, modelCoded: new Uint8Array(pieces.length) };
+    // than storing it.
+    const size = (e: typeof encoded) => pieces.reduce((n, _, i) => n + (e.modelCoded[i] ? e.payloads[i].length : plainFor(i).payload.length), 0);
+    if (size(encoded) > data.length) encoded = { ...encoded, modelCoded: new Uint8Array(pieces.length) };
 
     const chunks: ChunkEntry[] = [];
     const payloads: Uint8Array[] = [];
@@ -179,9 +190,10 @@ export class Compressor {
           tokenCount: encoded.tokenCounts[i], payloadSize: encoded.payloads[i].length, crc32: crc });
         payloads.push(encoded.payloads[i]);
       } else {
-        chunks.push({ method: plain[i].method, stripLeadingSpace: false, originalSize: pieces[i].length, tokenCount: 0,
-          payloadSize: plain[i].payload.length, crc32: crc });
-        payloads.push(plain[i].payload);
+        const plain = plainFor(i);
+        chunks.push({ method: plain.method, stripLeadingSpace: false, originalSize: pieces[i].length, tokenCount: 0,
+          payloadSize: plain.payload.length, crc32: crc });
+        payloads.push(plain.payload);
       }
     }
 
