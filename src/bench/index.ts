@@ -224,10 +224,23 @@ async function measureLmzip(
       decompressTokensPerSecond: stats.tokens > 0 ? stats.tokens / d : null,
       rawTokensPerSecond: rawTps,
       rawSpeedRatio: rawTps && compressTps ? compressTps / rawTps : null,
+      ...cpuRatio(all, withRaw),
       compressCallSeconds: c,
       decompressCallSeconds: d,
       modelLoadSeconds: median(all.map((r) => r.compress.response.modelLoadSeconds)),
     },
+  };
+}
+
+function cpuRatio(all: LmzipRun[], withRaw: boolean) {
+  const cc = all.map((r) => r.compress.response.cpuSeconds).filter((x): x is number => x !== undefined);
+  const rc = withRaw ? all.map((r) => r.raw!.response.cpuSeconds).filter((x): x is number => x !== undefined) : [];
+  const compressCpuSeconds = cc.length ? median(cc) : null;
+  const rawCpuSeconds = rc.length ? median(rc) : null;
+  return {
+    compressCpuSeconds,
+    rawCpuSeconds,
+    rawCpuRatio: compressCpuSeconds && rawCpuSeconds ? rawCpuSeconds / compressCpuSeconds : null,
   };
 }
 
@@ -267,6 +280,7 @@ function summarize(results: MethodResult[]): MethodSummary[] {
 function goals(results: MethodResult[], tools: ToolInfo[], lanes: LaneSweepPoint[]): BenchReport['goals'] {
   const coderOverhead: Record<string, number | null> = {};
   const rawSpeedRatio: Record<string, number | null> = {};
+  const rawCpuRatio: Record<string, number | null> = {};
   const shortfalls: string[] = [];
   const lm = results.filter((r) => r.kind === 'lmzip' && r.lmzip);
   for (const model of new Set(lm.map((r) => r.model!))) {
@@ -293,6 +307,10 @@ function goals(results: MethodResult[], tools: ToolInfo[], lanes: LaneSweepPoint
     const rawSec = withRaw.reduce((a, l) => a + l.tokens / l.rawTokensPerSecond!, 0);
     const ratio = tokens > 0 && cSec > 0 ? tokens / cSec / (tokens / rawSec) : null;
     rawSpeedRatio[model] = ratio;
+    const cpuRows = withRaw.filter((l) => l.compressCpuSeconds && l.rawCpuSeconds);
+    rawCpuRatio[model] = cpuRows.length
+      ? cpuRows.reduce((a, l) => a + l.rawCpuSeconds!, 0) / cpuRows.reduce((a, l) => a + l.compressCpuSeconds!, 0)
+      : null;
     if (ratio !== null && ratio < RAW_SPEED_RATIO_GOAL) {
       shortfalls.push(`compression runs at ${fmt(ratio * 100)}% of the raw model speed with ${model} (goal ${RAW_SPEED_RATIO_GOAL * 100}%)`);
     }
@@ -307,7 +325,7 @@ function goals(results: MethodResult[], tools: ToolInfo[], lanes: LaneSweepPoint
   }
   const missing = tools.filter((t) => !t.installed);
   if (missing.length) shortfalls.push(`not installed, so not measured: ${missing.map((t) => t.label).join(', ')} (${aptInstallCommand(missing.map((t) => t.debianPackage))})`);
-  return { coderOverheadMax: CODER_OVERHEAD_GOAL, rawSpeedRatioMin: RAW_SPEED_RATIO_GOAL, coderOverhead, rawSpeedRatio, shortfalls };
+  return { coderOverheadMax: CODER_OVERHEAD_GOAL, rawSpeedRatioMin: RAW_SPEED_RATIO_GOAL, coderOverhead, rawSpeedRatio, rawCpuRatio, shortfalls };
 }
 
 function fromJsonArg(args: string[]): string | undefined {

@@ -43,6 +43,8 @@ export interface WorkerResponse {
   error?: string;
   /** Seconds spent in the library call alone (Node's monotonic clock). */
   callSeconds: number;
+  /** CPU seconds (user + system, all threads) of the library call: less disturbed by other work on the machine. */
+  cpuSeconds?: number;
   modelLoadSeconds: number;
   outputBytes?: number;
   stats?: WorkerStats;
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     res.modelLoadSeconds = now() - t;
     res.modelName = model.facts?.name;
     const schedule = defined({ lanes: req.lanes, window: req.window, threads: req.threads });
+    const cpu0 = process.cpuUsage();
     t = now();
     if (req.mode === 'compress') {
       const { output, stats } = await api.compressWithStats(data, { model, ...schedule, measureIdeal: true });
@@ -106,6 +109,8 @@ async function main(): Promise<void> {
       res.callSeconds = now() - t;
       res.raw = { tokens: raw.tokens, seconds: raw.seconds };
     }
+    const cpu = process.cpuUsage(cpu0);
+    res.cpuSeconds = (cpu.user + cpu.system) / 1e6;
     res.ok = true;
   } catch (err) {
     const e = err as { code?: string; message?: string };

@@ -150,6 +150,13 @@ export interface LmzipDetail {
   rawTokensPerSecond: number | null;
   /** compressTokensPerSecond / rawTokensPerSecond. */
   rawSpeedRatio: number | null;
+  /**
+   * The same ratio from CPU seconds of the whole calls (compressWithStats vs measureModelSpeed,
+   * both tokenizing), which other processes on the machine disturb far less than wall time.
+   */
+  rawCpuRatio?: number | null;
+  compressCpuSeconds?: number | null;
+  rawCpuSeconds?: number | null;
   /** The library's own timing of the call (excludes process start and model load). */
   compressCallSeconds: number;
   decompressCallSeconds: number | null;
@@ -229,6 +236,8 @@ export interface BenchReport {
     coderOverhead: Record<string, number | null>;
     /** Overall raw-speed ratio per model. */
     rawSpeedRatio: Record<string, number | null>;
+    /** The same from CPU seconds (Σ raw CPU s / Σ compression CPU s). */
+    rawCpuRatio?: Record<string, number | null>;
     shortfalls: string[];
   };
   /** Files written, relative to the working directory. */
