@@ -5,12 +5,14 @@
 #
 #   scripts/large-file.sh [SIZE_MB] [KIND] [MODEL]
 #     SIZE_MB  default 300
-#     KIND     mixed (default): 1 MiB blocks of random bytes (stored chunks), every 16th
-#                starting with 32 KiB of story-like text that the model codes (the
-#                model runs at ~4-10k tokens/s, so all-text would take hours);
+#     KIND     mixed (default): 1 MiB blocks of random bytes, every 16th starting with
+#                32 KiB of story-like text. The default 256 KiB chunks mix that text with
+#                random bytes, so they end up stored/brotli: this exercises the container,
+#                streaming and I/O at scale, not the model;
 #              random: random bytes only (the container and I/O path, fastest);
-#              text: story-like text only (model-coded throughout: slow, ~10k tokens/s
-#                with stories260K, so keep SIZE_MB small)
+#              text: story-like text only, model-coded throughout: the model path at
+#                scale, but slow (stories260K at ~2-10k tokens/s, ~0.5 tokens per byte,
+#                and compression decodes its output again to verify): 1 MiB takes minutes
 #     MODEL    default ../shared/models/stories260K.gguf
 #
 # Not part of the default test run (minutes, GBs of disk). Needs `npm run build:ts`
