@@ -117,6 +117,15 @@ class PromiseWorker : public Napi::AsyncProgressWorker<Progress> {
   std::string code_;
 };
 
+// Starts a worker and hands its Promise to JavaScript.
+template <typename Worker, typename... Args>
+Napi::Value queue(Args&&... args) {
+  auto* worker = new Worker(std::forward<Args>(args)...);
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
 std::vector<uint8_t> copy_bytes(const Napi::Value& v) {
   auto a = v.As<Napi::Uint8Array>();
   return std::vector<uint8_t>(a.Data(), a.Data() + a.ByteLength());
@@ -189,10 +198,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[1].As<Napi::Object>();
   params.gpu_layers = opts.Get("gpuLayers").As<Napi::Number>().Int32Value();
   params.vocab_only = opts.Get("vocabOnly").As<Napi::Boolean>().Value();
-  auto* w = new LoadModelWorker(env, info[0].As<Napi::String>().Utf8Value(), params);
-  auto promise = w->promise();
-  w->Queue();
-  return promise;
+  return queue<LoadModelWorker>(env, info[0].As<Napi::String>().Utf8Value(), params);
 }
 
 Napi::Value NativeModel::Facts(const Napi::CallbackInfo& info) {
@@ -242,10 +248,7 @@ class TokenizeWorker : public PromiseWorker {
 };
 
 Napi::Value NativeModel::Tokenize(const Napi::CallbackInfo& info) {
-  auto* w = new TokenizeWorker(info.Env(), get(info.Env()), copy_bytes(info[0]));
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue<TokenizeWorker>(info.Env(), get(info.Env()), copy_bytes(info[0]));
 }
 
 class DetokenizeWorker : public PromiseWorker {
@@ -265,11 +268,8 @@ class DetokenizeWorker : public PromiseWorker {
 
 Napi::Value NativeModel::Detokenize(const Napi::CallbackInfo& info) {
   auto a = info[0].As<Napi::Int32Array>();
-  auto* w = new DetokenizeWorker(info.Env(), get(info.Env()),
+  return queue<DetokenizeWorker>(info.Env(), get(info.Env()),
                                  std::vector<llama_token>(a.Data(), a.Data() + a.ElementLength()));
-  auto p = w->promise();
-  w->Queue();
-  return p;
 }
 
 class PlanWorker : public PromiseWorker {
@@ -297,10 +297,7 @@ class PlanWorker : public PromiseWorker {
 };
 
 Napi::Value NativeModel::PlanTokens(const Napi::CallbackInfo& info) {
-  auto* w = new PlanWorker(info.Env(), get(info.Env()), copy_bytes(info[0]));
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue<PlanWorker>(info.Env(), get(info.Env()), copy_bytes(info[0]));
 }
 
 // ---- Session ------------------------------------------------------------------------
@@ -375,10 +372,7 @@ Napi::Value NativeModel::CreateSession(const Napi::CallbackInfo& info) {
   p.threads = o.Get("threads").As<Napi::Number>().Int32Value();
   p.flash_attention = o.Get("flashAttention").As<Napi::Boolean>().Value();
   p.ubatch = o.Get("ubatch").As<Napi::Number>().Uint32Value();
-  auto* w = new CreateSessionWorker(env, get(env), p);
-  auto promise = w->promise();
-  w->Queue();
-  return promise;
+  return queue<CreateSessionWorker>(env, get(env), p);
 }
 
 class EncodeWorker : public PromiseWorker {
@@ -446,10 +440,7 @@ class EncodeWorker : public PromiseWorker {
 
 Napi::Value NativeSession::Encode(const Napi::CallbackInfo& info) {
   auto s = acquire(info.Env());
-  auto* w = new EncodeWorker(info, s, busy);
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue<EncodeWorker>(info, s, busy);
 }
 
 class DecodeWorker : public PromiseWorker {
@@ -498,10 +489,7 @@ class DecodeWorker : public PromiseWorker {
 
 Napi::Value NativeSession::Decode(const Napi::CallbackInfo& info) {
   auto s = acquire(info.Env());
-  auto* w = new DecodeWorker(info, s, busy);
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue<DecodeWorker>(info, s, busy);
 }
 
 class EvaluateWorker : public PromiseWorker {
@@ -527,10 +515,7 @@ class EvaluateWorker : public PromiseWorker {
 
 Napi::Value NativeSession::Evaluate(const Napi::CallbackInfo& info) {
   auto s = acquire(info.Env());
-  auto* w = new EvaluateWorker(info, s, busy);
-  auto p = w->promise();
-  w->Queue();
-  return p;
+  return queue<EvaluateWorker>(info, s, busy);
 }
 
 Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
