@@ -37,4 +37,5 @@ else
 fi
 
 echo "ci-native: fuzzing ${FUZZ_SECONDS}s per target"
-FUZZ_NO_BUILD=1 FUZZ_JOBS=2 scripts/fuzz.sh "$FUZZ_SECONDS"
+# The container parser fuzzer runs for 15 s inside npm test (test/reliability/container-fuzz.test.ts).
+FUZZ_NO_BUILD=1 FUZZ_JOBS=2 scripts/fuzz.sh "$FUZZ_SECONDS" range_decoder plan_tokens session_decode
