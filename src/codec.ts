@@ -5,7 +5,7 @@
 import * as zlib from 'node:zlib';
 import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
 import { chunkLengths } from './chunker.js';
-import { ChunkMethod, FREQ_ALGORITHM, MAX_CHUNKS_PER_FRAME, MAX_CHUNK_SIZE, MAX_FRAME_SIZE } from './format/constants.js';
+import { CHUNK_ENTRY_SIZE, ChunkMethod, FREQ_ALGORITHM, MAX_CHUNKS_PER_FRAME, MAX_CHUNK_SIZE, MAX_FRAME_SIZE } from './format/constants.js';
 import { crc32 } from './format/crc32.js';
 import type { ChunkEntry, FileHeader, Frame } from './format/types.js';
 import { writeEndBlock, writeFileHeader, writeFrameHeader, writeModelFreeHeader } from './format/writer.js';
@@ -182,6 +182,19 @@ export class Compressor {
 
     const chunks: ChunkEntry[] = [];
     const payloads: Uint8Array[] = [];
+    // Out of the model's domain, brotli over the whole frame beats brotli per chunk
+    // (it sees more context): then the frame is one brotli chunk and has no lanes.
+    // Skipped when the chunks already average under 2 bits per byte (brotli does not get there on text).
+    const chunkedSize = size(encoded) + CHUNK_ENTRY_SIZE * pieces.length;
+    const worthTrying = chunkedSize * 4 > data.length && data.length <= MAX_CHUNK_SIZE;
+    const whole = worthTrying ? withoutModel(data) : undefined;
+    if (whole && whole.payload.length + CHUNK_ENTRY_SIZE < chunkedSize) {
+      pieces.length = 1;
+      pieces[0] = data;
+      plainCache.clear();
+      plainCache.set(0, whole);
+      encoded = { ...encoded, modelCoded: new Uint8Array(1) };
+    }
     for (let i = 0; i < pieces.length; i++) {
       const crc = crc32(pieces[i]);
       this.#contentCrc = crc32(pieces[i], this.#contentCrc);
