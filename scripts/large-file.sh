@@ -4,7 +4,7 @@
 # peak resident memory (/usr/bin/time -v) for each direction.
 #
 #   scripts/large-file.sh [SIZE_MB] [KIND] [MODEL]
-#     SIZE_MB  default 300
+#     SIZE_MB  default 300 (MiB; may be fractional, e.g. 0.25)
 #     KIND     mixed (default): 1 MiB blocks of random bytes, every 16th starting with
 #                32 KiB of story-like text. The default 256 KiB chunks mix that text with
 #                random bytes, so they end up stored/brotli: this exercises the container,
@@ -38,20 +38,39 @@ node - "$IN" "$SIZE_MB" "$KIND" <<'JS'
 const fs = require('node:fs');
 const crypto = require('node:crypto');
 const [path, sizeMb, kind] = process.argv.slice(2);
-const sentences = ['Once upon a time, there was a little girl named Lily.', 'She loved to play outside with her dog.',
-  'One day they found a big red ball in the park.', 'Tom said, "Can I play too?"', 'They played until the sun went down.',
-  'The moral of the story is that sharing makes everyone happy.'];
+// Story-like text from a small grammar: varied enough that the model beats brotli on it
+// (a handful of fixed sentences would be brotli's).
+const W = {
+  n: ['Lily', 'Tom', 'Max', 'Sue', 'Ben', 'Mia', 'Sam', 'Anna', 'Tim', 'Lucy', 'Jack', 'Emma', 'Bob', 'Zoe', 'Leo', 'Kate'],
+  a: ['dog', 'cat', 'bird', 'bunny', 'frog', 'fish', 'bear', 'duck', 'horse', 'mouse', 'puppy', 'kitten'],
+  t: ['ball', 'box', 'kite', 'toy', 'hat', 'cake', 'book', 'flower', 'rock', 'car', 'doll', 'apple', 'stick', 'shell'],
+  j: ['big', 'little', 'red', 'happy', 'shiny', 'soft', 'old', 'new', 'funny', 'pretty', 'blue', 'small', 'sad', 'brave'],
+  p: ['the park', 'the garden', 'the forest', 'the house', 'the lake', 'the school', 'the beach', 'the hill'],
+  v: ['found', 'saw', 'wanted', 'liked', 'lost', 'made', 'took', 'gave', 'had', 'shared'],
+};
 const MiB = 1 << 20;
 function text(n, seed) {
-  let s = '', x = seed;
-  while (s.length < n) { x = (x * 1103515245 + 12345) >>> 0; s += sentences[x % sentences.length] + ((x >> 8) % 5 ? ' ' : '\n'); }
+  let x = seed >>> 0;
+  const r = (k) => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return W[k][(x >>> 8) % W[k].length]; };
+  const forms = [
+    () => `Once upon a time, there was a ${r('j')} ${r('a')} named ${r('n')}.`,
+    () => `One day, ${r('n')} ${r('v')} a ${r('t')} in ${r('p')}.`,
+    () => `${r('n')} was very ${r('j')} because the ${r('t')} was so nice.`,
+    () => `"Can I play with your ${r('t')}?" asked ${r('n')}. ${r('n')} said, "Yes, let's play together!"`,
+    () => `${r('n')} and the ${r('a')} went to ${r('p')} and played all day.`,
+    () => `In ${r('p')}, a ${r('j')} ${r('a')} sat under a tree and looked at the sky.`,
+  ];
+  let s = '';
+  while (s.length < n) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; s += forms[(x >>> 8) % forms.length]() + ((x >>> 4) % 7 ? ' ' : '\n\n'); }
   return Buffer.from(s.slice(0, n));
 }
 const fd = fs.openSync(path, 'w');
-for (let i = 0; i < Number(sizeMb); i++) {
-  if (kind === 'text') fs.writeSync(fd, text(MiB, i + 1));
-  else if (kind === 'mixed' && i % 16 === 0) fs.writeSync(fd, Buffer.concat([text(32 << 10, i + 1), crypto.randomBytes(MiB - (32 << 10))]));
-  else fs.writeSync(fd, crypto.randomBytes(MiB));
+const total = Math.round(Number(sizeMb) * MiB); // SIZE_MB may be fractional (0.25 = 256 KiB)
+for (let i = 0, left = total; left > 0; i++, left -= MiB) {
+  const n = Math.min(MiB, left);
+  if (kind === 'text') fs.writeSync(fd, text(n, i + 1));
+  else if (kind === 'mixed' && i % 16 === 0) fs.writeSync(fd, Buffer.concat([text(Math.min(n, 32 << 10), i + 1), crypto.randomBytes(Math.max(0, n - (32 << 10)))]));
+  else fs.writeSync(fd, crypto.randomBytes(n));
 }
 fs.closeSync(fd);
 JS
