@@ -40,7 +40,8 @@ class RangeDecoder {
   uint64_t target(uint64_t total);
   // Consumes the symbol whose cumulative interval [cum_freq, cum_freq + freq) held target().
   void consume(uint64_t cum_freq, uint64_t freq);
-  // Bytes read past the end of the stream (zeros). A valid stream needs at most 7.
+  // Bytes read past the end of the stream (as zeros). Not a corruption signal: the
+  // encoder drops trailing zero bytes, so a valid stream may need any number.
   size_t overread() const { return overread_; }
 
  private:

@@ -23,7 +23,10 @@ function corrupt(message: string): LmzipError {
 }
 
 export class LmzReader {
-  #buffer: Buffer = Buffer.alloc(0);
+  // Input is kept as a list of pieces and joined only when a structure is complete,
+  // so feeding a large frame in small pieces costs linear, not quadratic, time.
+  #pieces: Buffer[] = [];
+  #length = 0;
   #state: 'header' | 'blocks' | 'done' = 'header';
   #offset = 0; // bytes consumed so far, for messages
   #frames = 0;
@@ -40,14 +43,17 @@ export class LmzReader {
       if (bytes.length > 0) throw corrupt(`unexpected data after the end block (at byte ${this.#offset})`);
       return [];
     }
-    this.#buffer = this.#buffer.length === 0 ? Buffer.from(bytes) : Buffer.concat([this.#buffer, bytes]);
+    if (bytes.length > 0) {
+      this.#pieces.push(Buffer.from(bytes));
+      this.#length += bytes.length;
+    }
     const events: ReadEvent[] = [];
     for (;;) {
       const event = this.#next();
       if (!event) break;
       events.push(event);
       if (event.type === 'end') {
-        if (this.#buffer.length > 0) throw corrupt(`unexpected data after the end block (at byte ${this.#offset})`);
+        if (this.#length > 0) throw corrupt(`unexpected data after the end block (at byte ${this.#offset})`);
         break;
       }
     }
@@ -58,14 +64,25 @@ export class LmzReader {
   finish(): void {
     if (this.#state === 'done') return;
     const where = this.#state === 'header' ? 'in the file header' : `after ${this.#frames} frame(s)`;
-    if (this.#state === 'header' && this.#offset === 0 && this.#buffer.length < MAGIC.length && isMagicPrefix(this.#buffer))
-      throw new LmzipError(ErrorCode.TRUNCATED, this.#buffer.length === 0 ? 'the input is empty, not an lmzip file' : 'the file is truncated in its magic number');
-    throw new LmzipError(ErrorCode.TRUNCATED, `the file is truncated ${where} (${this.#offset + this.#buffer.length} bytes read)`);
+    const head = this.#view(this.#length);
+    if (this.#state === 'header' && this.#offset === 0 && this.#length < MAGIC.length && isMagicPrefix(head))
+      throw new LmzipError(ErrorCode.TRUNCATED, this.#length === 0 ? 'the input is empty, not an lmzip file' : 'the file is truncated in its magic number');
+    throw new LmzipError(ErrorCode.TRUNCATED, `the file is truncated ${where} (${this.#offset + this.#length} bytes read)`);
+  }
+
+  /** The buffered bytes as one Buffer of at least min(n, buffered) bytes (joins pieces only when needed). */
+  #view(n: number): Buffer {
+    if (this.#pieces.length === 0) return Buffer.alloc(0);
+    if (this.#pieces[0].length < n && this.#pieces.length > 1) this.#pieces = [Buffer.concat(this.#pieces)];
+    return this.#pieces[0];
   }
 
   #take(n: number): Buffer {
-    const out = this.#buffer.subarray(0, n);
-    this.#buffer = this.#buffer.subarray(n);
+    const first = this.#view(n);
+    const out = first.subarray(0, n);
+    if (first.length === n) this.#pieces.shift();
+    else this.#pieces[0] = first.subarray(n);
+    this.#length -= n;
     this.#offset += n;
     return out;
   }
@@ -76,7 +93,7 @@ export class LmzReader {
   }
 
   #readHeader(): ReadEvent | undefined {
-    const buf = this.#buffer;
+    let buf = this.#view(FILE_HEADER_FIXED_SIZE);
     const magicBytes = Math.min(buf.length, MAGIC.length);
     if (!isMagicPrefix(buf.subarray(0, magicBytes)))
       throw new LmzipError(ErrorCode.NOT_LMZ, 'not an lmzip file (unknown magic number)');
@@ -91,7 +108,8 @@ export class LmzReader {
     if (flags & HEADER_FLAG_MODEL_FREE) return this.#readModelFreeHeader(version, bodySize);
     if (bodySize < HEADER_BODY_FIXED_SIZE + 4 || bodySize > HEADER_BODY_MAX_SIZE) throw corrupt(`header length ${bodySize} is out of range`);
     const total = FILE_HEADER_FIXED_SIZE + bodySize + 4;
-    if (buf.length < total) return undefined;
+    if (this.#length < total) return undefined;
+    buf = this.#view(total);
     const stored = buf.readUInt32LE(total - 4);
     if (crc32(buf.subarray(0, total - 4)) !== stored) throw corrupt('the file header checksum does not match');
     const b = FILE_HEADER_FIXED_SIZE;
@@ -134,8 +152,9 @@ export class LmzReader {
   #readModelFreeHeader(version: number, bodySize: number): ReadEvent | undefined {
     if (bodySize !== 0) throw corrupt('a model-free header must have no body');
     const total = FILE_HEADER_FIXED_SIZE + 4;
-    if (this.#buffer.length < total) return undefined;
-    if (crc32(this.#buffer.subarray(0, FILE_HEADER_FIXED_SIZE)) !== this.#buffer.readUInt32LE(FILE_HEADER_FIXED_SIZE))
+    if (this.#length < total) return undefined;
+    const buf = this.#view(total);
+    if (crc32(buf.subarray(0, FILE_HEADER_FIXED_SIZE)) !== buf.readUInt32LE(FILE_HEADER_FIXED_SIZE))
       throw corrupt('the file header checksum does not match');
     this.#take(total);
     this.#state = 'blocks';
@@ -146,16 +165,18 @@ export class LmzReader {
   }
 
   #readBlock(): ReadEvent | undefined {
-    const buf = this.#buffer;
-    if (buf.length < 1) return undefined;
+    if (this.#length < 1) return undefined;
+    let buf = this.#view(1);
     const type = buf.readUInt8(0);
     if (type === BLOCK_END) return this.#readEnd();
     if (type !== BLOCK_FRAME) throw corrupt(`unknown block type ${type} at byte ${this.#offset}`);
-    if (buf.length < FRAME_HEADER_FIXED_SIZE) return undefined;
+    if (this.#length < FRAME_HEADER_FIXED_SIZE) return undefined;
+    buf = this.#view(FRAME_HEADER_FIXED_SIZE);
     const count = buf.readUInt32LE(1);
     if (count < 1 || count > MAX_CHUNKS_PER_FRAME) throw corrupt(`frame ${this.#frames} has ${count} chunks (1 to ${MAX_CHUNKS_PER_FRAME} allowed)`);
     const tableEnd = FRAME_HEADER_FIXED_SIZE + count * CHUNK_ENTRY_SIZE;
-    if (buf.length < tableEnd + 4) return undefined;
+    if (this.#length < tableEnd + 4) return undefined;
+    buf = this.#view(tableEnd + 4);
     if (crc32(buf.subarray(0, tableEnd)) !== buf.readUInt32LE(tableEnd))
       throw corrupt(`the chunk table checksum of frame ${this.#frames} does not match`);
     const chunks: ChunkEntry[] = [];
@@ -178,7 +199,7 @@ export class LmzReader {
     }
     if (frameOriginal > MAX_FRAME_SIZE) throw corrupt(`frame ${this.#frames} holds more than ${MAX_FRAME_SIZE} bytes`);
     const total = tableEnd + 4 + payloadTotal;
-    if (buf.length < total) return undefined;
+    if (this.#length < total) return undefined;
     const block = this.#take(total);
     const payloads: Uint8Array[] = [];
     let p = tableEnd + 4;
@@ -191,8 +212,8 @@ export class LmzReader {
   }
 
   #readEnd(): ReadEvent | undefined {
-    const buf = this.#buffer;
-    if (buf.length < END_BLOCK_SIZE) return undefined;
+    if (this.#length < END_BLOCK_SIZE) return undefined;
+    const buf = this.#view(END_BLOCK_SIZE);
     if (crc32(buf.subarray(0, 17)) !== buf.readUInt32LE(17)) throw corrupt('the end block checksum does not match');
     const end: EndBlock = { totalSize: buf.readBigUInt64LE(1), frameCount: buf.readUInt32LE(9), contentCrc32: buf.readUInt32LE(13) };
     if (end.frameCount !== this.#frames) throw corrupt(`the end block counts ${end.frameCount} frames but the file has ${this.#frames}`);
