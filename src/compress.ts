@@ -6,7 +6,7 @@ import { ErrorCode, LmzipError } from './errors.js';
 import { LmzReader } from './format/reader.js';
 import type { EndBlock, FileHeader, Frame } from './format/types.js';
 import type { Model } from './model.js';
-import { openModel, openModelForFile, type ModelOption } from './model-source.js';
+import { openModel, openModelForFile } from './model-source.js';
 import { chooseSettings } from './settings.js';
 import { chunkLengths } from './chunker.js';
 import { booleanOption, bytesArgument, functionOption, integerOption, invalid, signalOption } from './validate.js';

@@ -8,13 +8,12 @@
  * signal removes the temporary file and leaves the input as it was.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, unlinkSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, realpathSync, unlinkSync } from 'node:fs';
 import { chmod, open, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
 import type { CompressStats } from '../codec.js';
 import { ErrorCode, LmzipError, toLmzipError } from '../errors.js';
 import { LmzReader } from '../format/reader.js';
@@ -422,7 +421,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
+const invokedDirectly = process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1]);
 if (invokedDirectly) {
   main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
     (code) => {
