@@ -182,12 +182,12 @@ export class Compressor {
 
     const chunks: ChunkEntry[] = [];
     const payloads: Uint8Array[] = [];
-    // Out of the model's domain, brotli over the whole frame beats brotli per chunk
-    // (it sees more context): then the frame is one brotli chunk and has no lanes.
-    // Skipped when the chunks already average under 2 bits per byte (brotli does not get there on text).
+    // Out of the model's domain (logs, other languages, binaries), brotli over the whole
+    // frame beats brotli per chunk (it sees more context): then the frame becomes one
+    // brotli chunk with no lanes. Brotli costs seconds per frame where the model spends
+    // minutes, so it is always tried.
     const chunkedSize = size(encoded) + CHUNK_ENTRY_SIZE * pieces.length;
-    const worthTrying = chunkedSize * 4 > data.length && data.length <= MAX_CHUNK_SIZE;
-    const whole = worthTrying ? withoutModel(data) : undefined;
+    const whole = data.length <= MAX_CHUNK_SIZE ? withoutModel(data) : undefined;
     if (whole && whole.payload.length + CHUNK_ENTRY_SIZE < chunkedSize) {
       pieces.length = 1;
       pieces[0] = data;
