@@ -26,15 +26,8 @@ cmake --build build-fuzz --target lmzip_native_tests -j"$(nproc)" >build-fuzz/ci
 
 echo "ci-native: unit tests and regression replays under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/test/native/ubsan.supp \
-  ctest --test-dir build-fuzz/test/native --output-on-failure -j2 -LE known_bug
+  ctest --test-dir build-fuzz/test/native --output-on-failure -j2 
 
-# Reproducers of open bugs in native/ (test/native/test_known_bugs.cpp): reported, not fatal.
-if ! ctest --test-dir build-fuzz/test/native -L known_bug --output-on-failure >build-fuzz/known-bugs.log 2>&1; then
-  echo "ci-native: open known bugs (see docs/RELIABILITY.md):"
-  grep -E 'CHECK failed|FAIL|largest allocation|claimed tokens' build-fuzz/known-bugs.log || true
-else
-  echo "ci-native: every known-bug reproducer passes now: move them into test_engine.cpp"
-fi
 
 echo "ci-native: fuzzing ${FUZZ_SECONDS}s per target"
 # The container parser fuzzer runs for 15 s inside npm test (test/reliability/container-fuzz.test.ts).

@@ -1,8 +1,6 @@
-// Reproducers for bugs found by the fuzzers and tests in code this suite does not
-// own (native/). Each test FAILS until the bug is fixed; ctest labels this binary
-// `known_bug` and scripts/ci-native.sh reports it without failing CI. When a fix
-// lands and its test passes, move the test into test_engine.cpp.
-// See docs/RELIABILITY.md, "Open findings".
+// Regression tests for bugs the fuzzers found in native/ (fixed; see
+// docs/RELIABILITY.md, "What fuzzing and the tests found"). They run with the other
+// native tests (ctest label `regress`) and fail CI if a bug comes back.
 #include <atomic>
 #include <chrono>
 #include <memory>
