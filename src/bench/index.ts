@@ -29,6 +29,27 @@ import type {
 } from './types.js';
 import { median, parseSize, shortSize, fmt } from './util.js';
 
+/** The measurement fields of a result before anything was measured. */
+function unmeasured(inputBytes: number) {
+  return {
+    inputBytes,
+    compressedBytes: null,
+    bitsPerByte: null,
+    ratio: null,
+    compressSeconds: null,
+    decompressSeconds: null,
+    compressMBps: null,
+    decompressMBps: null,
+    compressPeakMiB: null,
+    decompressPeakMiB: null,
+    roundTrip: null,
+    runs: 0,
+    compressSecondsAll: [] as number[],
+    decompressSecondsAll: [] as number[],
+  };
+}
+
+
 export type { BenchOptions, BenchReport } from './types.js';
 export { BASELINES } from './baselines.js';
 
@@ -92,20 +113,7 @@ async function measureBaseline(b: Baseline, input: PreparedInput, opts: BenchOpt
     label: b.label,
     kind: 'baseline',
     status: 'ok',
-    inputBytes: input.info.bytes,
-    compressedBytes: null,
-    bitsPerByte: null,
-    ratio: null,
-    compressSeconds: null,
-    decompressSeconds: null,
-    compressMBps: null,
-    decompressMBps: null,
-    compressPeakMiB: null,
-    decompressPeakMiB: null,
-    roundTrip: null,
-    runs: 0,
-    compressSecondsAll: [],
-    decompressSecondsAll: [],
+    ...unmeasured(input.info.bytes),
   };
   if (!tool.installed) return { ...base, status: 'not installed', error: aptInstallCommand([b.debianPackage]) };
   const runs = [];
@@ -157,20 +165,7 @@ async function measureLmzip(
     kind: 'lmzip',
     model: basename(model),
     status: 'ok',
-    inputBytes: input.info.bytes,
-    compressedBytes: null,
-    bitsPerByte: null,
-    ratio: null,
-    compressSeconds: null,
-    decompressSeconds: null,
-    compressMBps: null,
-    decompressMBps: null,
-    compressPeakMiB: null,
-    decompressPeakMiB: null,
-    roundTrip: null,
-    runs: 0,
-    compressSecondsAll: [],
-    decompressSecondsAll: [],
+    ...unmeasured(input.info.bytes),
   };
   const all: LmzipRun[] = [];
   for (let i = 0; i < runs; i++) {

@@ -56,17 +56,8 @@ export function storyText(bytes: number, seed = 1): Buffer {
   return Buffer.from(s.slice(0, bytes));
 }
 
-/** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../prng.js';
+export { prng };
 
 // ---- the container's layout (format version 1) ------------------------------------
 export const FILE_HEADER_FIXED = 16;
