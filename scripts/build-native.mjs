@@ -6,6 +6,7 @@
 //                    on builds with the same profile (docs/DETERMINISM.md)
 //   LMZIP_CUDA=1     add the CUDA backend (needs the CUDA toolkit)
 //   LMZIP_DEBUG=1    debug build
+//   LMZIP_CCACHE=0   do not use ccache even when it is installed
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +27,9 @@ function run(cmd, args) {
 run(process.execPath, [join(root, 'scripts/vendor-llama.mjs')]);
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin/cmake-js');
 const args = ['compile', '--directory', root, '--out', join(root, 'build'), '--parallel', String(availableParallelism())];
+// ccache, when installed, makes rebuilds (and builds in other checkouts) take seconds.
+if (process.env.LMZIP_CCACHE !== '0' && spawnSync('ccache', ['--version'], { stdio: 'ignore' }).status === 0)
+  for (const lang of ['C', 'CXX', 'CUDA']) args.push(`--CDCMAKE_${lang}_COMPILER_LAUNCHER=ccache`);
 if (process.env.LMZIP_NATIVE === '1') args.push('--CDLMZIP_NATIVE=ON');
 if (process.env.LMZIP_CUDA === '1') args.push('--CDLMZIP_CUDA=ON');
 if (process.env.LMZIP_DEBUG === '1') args.push('--debug');
