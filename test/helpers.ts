@@ -1,11 +1,13 @@
-/** Paths and small utilities shared by the tests. Models and corpora live in ../shared. */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+/**
+ * Paths and small utilities shared by the tests. Models and corpora live in
+ * $LMZIP_SHARED_DIR or ../shared (test/shared.ts); files that use them are listed there.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO, SHARED } from './shared.js';
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const SHARED = process.env.LMZIP_SHARED_DIR ?? resolve(REPO, '../shared');
+export { REPO, SHARED };
 export const MODELS = join(SHARED, 'models');
 export const CORPUS = join(SHARED, 'corpus');
 export const STORIES = join(MODELS, 'stories260K.gguf');
@@ -13,8 +15,6 @@ export const RANDOM_LLAMA = join(MODELS, 'llama-2-tiny-random.gguf');
 export const GGUF_V1 = join(MODELS, 'stories260K-f32-ggufv1.gguf');
 export const VOCABS = join(REPO, 'vendor/llama.cpp/models');
 export const CLI = join(REPO, 'dist/cli/main.js');
-
-if (!existsSync(STORIES)) throw new Error(`test models not found: expected ${STORIES} (../shared beside the repo)`);
 
 export function vocab(name: string): string {
   return join(VOCABS, `ggml-vocab-${name}.gguf`);

@@ -1,14 +1,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runModelsCommand } from '../../src/cli/models-command.js';
+import { STORIES as MODEL_PATH } from '../helpers.js';
 import { FakeHub } from './hub-server.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const MODEL_PATH = resolve(repoRoot, '../shared/models/stories260K.gguf');
 const SHA = '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d';
 const REV = '499bc8821c6b12b4e53c5bffcb21ec206f212d81';
 

@@ -17,7 +17,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, STORIES, haveModels, storyText } from './helpers.js';
+import { REPO, STORIES, storyText } from './helpers.js';
 
 const DIST_CLI = resolve(REPO, 'dist/cli/main.js');
 const CLI_ARGS = existsSync(DIST_CLI) ? [DIST_CLI] : ['--import', 'tsx', resolve(REPO, 'src/cli/main.ts')];
@@ -52,7 +52,7 @@ function unmount(dir: string): void {
   spawnSync('umount', [dir]);
 }
 
-describe.skipIf(!haveModels)('CLI under faults', () => {
+describe('CLI under faults', () => {
   let dir: string;
   let input: string; // 12 KB of text the model codes: a few seconds each way
   let inputSha: string;

@@ -10,14 +10,14 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compress, decompress, Model } from '../../src/index.js';
-import { REPO, STORIES, haveModels, storiesModel } from './helpers.js';
+import { REPO, STORIES, storiesModel } from './helpers.js';
 import { JOB_OPTIONS, jobInput } from './fixtures/jobs.js';
 
 const run = promisify(execFile);
 const JOBS = Array.from({ length: 8 }, (_, j) => j);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe.skipIf(!haveModels)('concurrent use', () => {
+describe('concurrent use', () => {
   let model: Model;
   const serial: Buffer[] = [];
 

@@ -3,21 +3,16 @@
  * predicts well (so chunks are model-coded), a seeded PRNG, and the .lmz layout
  * offsets the mutators need (docs/FORMAT.md).
  */
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LmzipError, Model } from '../../src/index.js';
 import { ErrorCode } from '../../src/errors.js';
 import { crc32 } from '../../src/format/crc32.js';
+import { STORIES, vocab } from '../helpers.js';
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const MODELS = resolve(REPO, '../shared/models');
-export const STORIES = resolve(MODELS, 'stories260K.gguf');
-export const RANDOM_LLAMA = resolve(MODELS, 'llama-2-tiny-random.gguf');
-export const GGUF_V1 = resolve(MODELS, 'stories260K-f32-ggufv1.gguf');
-export const VOCAB_SPM = resolve(REPO, 'vendor/llama.cpp/models/ggml-vocab-llama-spm.gguf');
-export const VOCAB_GPT2 = resolve(REPO, 'vendor/llama.cpp/models/ggml-vocab-gpt-2.gguf');
-export const haveModels = existsSync(STORIES);
+// The models come from $LMZIP_SHARED_DIR or ../shared (test/shared.ts, which lists
+// the files that need them: without them those files are skipped with the reason).
+export { GGUF_V1, MODELS, RANDOM_LLAMA, REPO, STORIES } from '../helpers.js';
+export const VOCAB_SPM = vocab('llama-spm');
+export const VOCAB_GPT2 = vocab('gpt-2');
 
 /** Every code an LmzipError may carry (a mutated file must end in one of these or in the right bytes). */
 export const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));

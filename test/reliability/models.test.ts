@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compress, decompress, LmzipError, Model } from '../../src/index.js';
 import {
-  GGUF_V1, RANDOM_LLAMA, STORIES, VOCAB_GPT2, VOCAB_SPM, fixChecksums, haveModels, outcome, storiesModel, storyText,
+  GGUF_V1, RANDOM_LLAMA, STORIES, VOCAB_GPT2, VOCAB_SPM, fixChecksums, outcome, storiesModel, storyText,
 } from './helpers.js';
 
-describe.skipIf(!haveModels)('bad models and mismatches', () => {
+describe('bad models and mismatches', () => {
   let dir: string;
   let good: Buffer;
   let model: Model;

@@ -1,0 +1,37 @@
+/**
+ * The test models and corpus: where they are and which test files need them.
+ *
+ * They live in `$LMZIP_SHARED_DIR`, else in `../shared` beside the repository (never
+ * copied into it). Without them, vitest.config.ts leaves the files below out of the
+ * run and test/shared.test.ts reports each one as skipped, with the reason, so a
+ * clone without the models still runs every test that does not need them.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SHARED = process.env.LMZIP_SHARED_DIR ? resolve(process.env.LMZIP_SHARED_DIR) : resolve(REPO, '../shared');
+
+/** Why the shared files cannot be used, or undefined when they are there. */
+export const sharedMissing: string | undefined = existsSync(join(SHARED, 'models/stories260K.gguf'))
+  ? undefined
+  : `no test models at ${SHARED}/models (set LMZIP_SHARED_DIR to the folder with models/ and corpus/)`;
+
+/**
+ * Test files that read models or corpus files from SHARED. test/shared.test.ts fails
+ * when a test file outside this list refers to them, so the list stays complete.
+ */
+export const NEEDS_SHARED = [
+  'test/cli/cli.test.ts',
+  'test/compressor/golden.test.ts',
+  'test/compressor/roundtrip.test.ts',
+  'test/foundation/model.test.ts',
+  'test/models/models-command.test.ts',
+  'test/models/resolve.test.ts',
+  'test/package/pack.test.ts',
+  'test/reliability/cli-faults.test.ts',
+  'test/reliability/concurrency.test.ts',
+  'test/reliability/models.test.ts',
+  'test/reliability/mutate.test.ts',
+];
