@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LmzipError } from '../../src/errors.js';
 import { builtinModels, findBuiltinModel } from '../../src/models/builtin.js';
@@ -15,11 +14,9 @@ import {
   resolveModel,
   type ResolveOptions,
 } from '../../src/models/index.js';
+import { RANDOM_LLAMA as OTHER_MODEL_PATH, REPO as repoRoot, STORIES as MODEL_PATH } from '../helpers.js';
 import { FakeHub } from './hub-server.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const MODEL_PATH = resolve(repoRoot, '../shared/models/stories260K.gguf');
-const OTHER_MODEL_PATH = resolve(repoRoot, '../shared/models/llama-2-tiny-random.gguf');
 const SHA = '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d';
 const REV = '499bc8821c6b12b4e53c5bffcb21ec206f212d81';
 const HF_REF = `hf:ggml-org/models/tinyllamas/stories260K.gguf@${REV}`;
@@ -205,8 +202,19 @@ describe('pull', () => {
       resolveModel(HF_REF, opts({ signal: ctl.signal, onProgress: (n) => n > 0 && ctl.abort() })),
     );
     expect(err.code).toBe('CANCELLED');
+    // What was received stays in <dest>.partial, and nothing under the final name.
+    const dest = hfCachePath(cache, { owner: 'ggml-org', repo: 'models', file: 'tinyllamas/stories260K.gguf', revision: REV });
+    const kept = await readFile(`${dest}.partial`);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(body.length);
+    expect(kept.equals(body.subarray(0, kept.length))).toBe(true);
+    expect(existsSync(dest)).toBe(false);
+    // The next run asks only for the rest: one plain request, then a Range request from where it stopped.
     const got = await resolveModel(HF_REF, opts());
     expect((await readFile(got.path)).equals(body)).toBe(true);
+    const ranges = hub.requests.filter((r) => r.url.startsWith('/cdn/')).map((r) => r.range);
+    expect(ranges).toEqual([undefined, `bytes=${kept.length}-`]);
+    expect(existsSync(`${dest}.partial`)).toBe(false);
   });
 });
 
@@ -225,7 +233,7 @@ describe('references', () => {
   });
 
   it('takes local paths as they are, relative to cwd, and reports missing ones', async () => {
-    const got = await resolveModel('../shared/models/stories260K.gguf', opts({ cwd: repoRoot }));
+    const got = await resolveModel(relative(repoRoot, MODEL_PATH), opts({ cwd: repoRoot }));
     expect(got).toEqual({ path: MODEL_PATH, reference: MODEL_PATH });
     const missing = await rejection(resolveModel('./nope.gguf', opts({ cwd: cache })));
     expect(missing.code).toBe('MODEL_NOT_FOUND');
