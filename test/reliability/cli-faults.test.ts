@@ -1,14 +1,16 @@
 /**
  * Faults while writing, tested for real on a real `lmzip` process:
  *  - the output path is a directory;
- *  - a read-only target (a read-only tmpfs mount when running as root, else a
- *    chmod 555 directory; root ignores permission bits);
- *  - disk full (a 64 KiB tmpfs mount when permitted, and always RLIMIT_FSIZE on the
- *    child with SIGXFSZ ignored, so writes fail with EFBIG);
+ *  - a read-only target (as root, which ignores permission bits: a read-only tmpfs
+ *    mount, else a directory with the immutable attribute; otherwise a chmod 555
+ *    directory);
+ *  - disk full (a 64 KiB tmpfs mount when permitted, else skipped with the reason),
+ *    and always RLIMIT_FSIZE on the child with SIGXFSZ ignored, so writes fail with EFBIG;
  *  - SIGINT and SIGTERM in the middle of compression and decompression, and SIGKILL;
  *  - damaged input for -d and -t.
  * Every time: the input is unchanged, no file under the final name, no temporary file
- * left, exit status 1 (130/143 for signals) and a message naming the problem.
+ * left (SIGKILL: only the one it was writing), exit status 1 (130/143 for signals) and
+ * a message naming the problem.
  * Runs dist/cli/main.js when built (npm test builds it), else src/cli/main.ts via tsx.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -52,12 +54,25 @@ function unmount(dir: string): void {
   spawnSync('umount', [dir]);
 }
 
+/** Makes `dir` a directory nothing can be written into, by the first method open to this process. */
+function makeReadOnly(dir: string): { how: string; undo: () => void } | { skip: string } {
+  if (tryMount(dir, 'size=1m,ro')) return { how: 'read-only tmpfs', undo: () => unmount(dir) };
+  mkdirSync(dir, { recursive: true });
+  if (isRoot) {
+    // Root ignores permission bits but not the immutable attribute (ext4, xfs, btrfs): EPERM.
+    if (spawnSync('chattr', ['+i', dir]).status === 0) return { how: 'chattr +i', undo: () => spawnSync('chattr', ['-i', dir]) };
+    return { skip: 'running as root, and neither a tmpfs mount nor chattr +i is permitted here' };
+  }
+  chmodSync(dir, 0o555);
+  return { how: 'chmod 555', undo: () => chmodSync(dir, 0o755) };
+}
+
 describe('CLI under faults', () => {
   let dir: string;
   let input: string; // 12 KB of text the model codes: a few seconds each way
   let inputSha: string;
   let packed: string; // input compressed, for the decompression faults
-  const mounts: string[] = [];
+  const undo: (() => void)[] = []; // mounts and attributes to remove before cleaning up
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lmzip-faults-'));
@@ -71,7 +86,7 @@ describe('CLI under faults', () => {
     rmSync(`${input}.lmz`);
   }, 60000);
   afterAll(() => {
-    for (const m of mounts) unmount(m);
+    for (const u of undo) u();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -99,37 +114,27 @@ describe('CLI under faults', () => {
     rmSync(`${input}.lmz`, { recursive: true });
   }, 60000);
 
-  it('fails cleanly on a read-only target', async () => {
+  it('fails cleanly on a read-only target', async (ctx) => {
     const ro = join(dir, 'readonly');
-    let how: string;
-    if (tryMount(ro, 'size=1m,ro')) {
-      mounts.push(ro);
-      how = 'read-only tmpfs';
-    } else if (!isRoot) {
-      mkdirSync(ro);
-      chmodSync(ro, 0o555);
-      how = 'chmod 555';
-    } else {
-      console.log('read-only target: cannot mount as root here; skipped');
-      return;
-    }
+    const made = makeReadOnly(ro);
+    if ('skip' in made) return ctx.skip(made.skip);
+    undo.push(made.undo);
+    const { how } = made;
     const target = join(ro, 'out.lmz');
     for (const args of [[...FAST, '-k', '-o', target, input], ['-d', ...FAST, '-k', '-o', join(ro, 'back.txt'), packed]]) {
       const r = await lmzip(args);
       expect(r.code, how).toBe(1);
-      expect(r.stderr).toMatch(/read-only|permission denied/i);
+      expect(r.stderr, how).toMatch(/read-only|permission denied/i);
       expectUnharmed([dir, ro], target);
       expect(entries(ro)).toEqual([]);
     }
   }, 60000);
 
-  it('fails cleanly when the disk is full (64 KiB tmpfs)', async () => {
+  it('fails cleanly when the disk is full (64 KiB tmpfs)', async (ctx) => {
     const full = join(dir, 'full');
-    if (!tryMount(full, 'size=64k')) {
-      console.log('disk full: tmpfs mount not permitted here; covered by the RLIMIT_FSIZE test only');
-      return;
-    }
-    mounts.push(full);
+    if (!tryMount(full, 'size=64k'))
+      return ctx.skip(`no tmpfs mount here (${isRoot ? 'mount refused' : 'not root'}): ENOSPC untested, EFBIG is (RLIMIT_FSIZE test)`);
+    undo.push(() => unmount(full));
     // Data that does not compress below 64 KiB: random bytes (stored chunks).
     const big = join(dir, 'random.bin');
     writeFileSync(big, randomBytes(150000));
@@ -203,13 +208,16 @@ describe('CLI under faults', () => {
     const t0 = Date.now();
     while (temporaries(work).length === 0 && Date.now() - t0 < 20000 && child.exitCode === null)
       await new Promise((r) => setTimeout(r, 20));
+    // Killed while it writes: the temporary file must exist, or the kill proves nothing.
+    const writing = temporaries(work);
+    expect(writing, 'a temporary file appeared').toHaveLength(1);
     child.kill('SIGKILL');
     const r = await done;
     expect(r.signal).toBe('SIGKILL');
     expect(sha(src)).toBe(inputSha);
     expect(existsSync(`${src}.lmz`)).toBe(false);
-    // A killed process cannot clean up: its hidden temporary file stays (documented).
-    expect(temporaries(work).length).toBeLessThanOrEqual(1);
+    // A killed process cannot clean up: the temporary file it was writing stays (documented), nothing else.
+    expect(temporaries(work)).toEqual(writing);
   }, 60000);
 
   it('rejects damaged input for -d and -t without output', async () => {
