@@ -36,6 +36,13 @@ inline std::string repo_path(const std::string& rel) {
   return (root ? std::string(root) + "/" : std::string()) + rel;
 }
 
+// Paths into the shared test models and corpus: $LMZIP_SHARED_DIR, else ../shared
+// beside the repository (as the TypeScript tests find them, test/shared.ts).
+inline std::string shared_path(const std::string& rel) {
+  const char* shared = std::getenv("LMZIP_SHARED_DIR");
+  return shared && *shared ? std::string(shared) + "/" + rel : repo_path("../shared/" + rel);
+}
+
 inline int run_all(int argc, char** argv) {
   int ran = 0;
   for (const auto& c : cases()) {

@@ -11,6 +11,7 @@
 
 using namespace lmzip;
 using lmzip_test::repo_path;
+using lmzip_test::shared_path;
 
 namespace {
 std::vector<std::string> inputs() {
@@ -64,7 +65,7 @@ Result run_job(const std::shared_ptr<const Model>& model, const std::vector<std:
 }  // namespace
 
 TEST(sessions_in_threads_match_serial) {
-  auto model = std::make_shared<const Model>(repo_path("../shared/models/stories260K.gguf"), ModelParams{});
+  auto model = std::make_shared<const Model>(shared_path("models/stories260K.gguf"), ModelParams{});
   const auto in = inputs();
   const int n_threads = 4;
   // Each thread's job: a rotation of the inputs, on 1 or 2 lanes.

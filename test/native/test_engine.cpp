@@ -12,11 +12,12 @@
 
 using namespace lmzip;
 using lmzip_test::repo_path;
+using lmzip_test::shared_path;
 
 namespace {
 std::shared_ptr<const Model> stories() {
   static std::shared_ptr<const Model> m =
-      std::make_shared<Model>(repo_path("../shared/models/stories260K.gguf"), ModelParams{});
+      std::make_shared<Model>(shared_path("models/stories260K.gguf"), ModelParams{});
   return m;
 }
 
@@ -183,7 +184,7 @@ TEST(other_model_does_not_decode_silently) {
   // A payload made with stories260K decoded with another model: either an error or
   // different bytes of the same size (the container must catch this with its model
   // identity check before decoding; this only shows the engine stays safe).
-  auto other = std::make_shared<const Model>(repo_path("../shared/models/llama-2-tiny-random.gguf"), ModelParams{});
+  auto other = std::make_shared<const Model>(shared_path("models/llama-2-tiny-random.gguf"), ModelParams{});
   Session a(stories(), SessionParams{});
   Session b(other, SessionParams{});
   const std::vector<std::string> chunks = {kText};

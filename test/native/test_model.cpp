@@ -15,6 +15,7 @@
 
 using namespace lmzip;
 using lmzip_test::repo_path;
+using lmzip_test::shared_path;
 
 namespace {
 const char* kVocabs[] = {"llama-spm", "gpt-2", "qwen2", "llama-bpe"};
@@ -191,10 +192,10 @@ std::string load_error(const std::string& path, bool vocab_only = false) {
 }  // namespace
 
 TEST(bad_model_files) {
-  const std::string good = read_file(repo_path("../shared/models/stories260K.gguf"));
+  const std::string good = read_file(shared_path("models/stories260K.gguf"));
   REQUIRE(good.size() > 1000);
-  CHECK(load_error(repo_path("../shared/models/does-not-exist.gguf")) == "MODEL_LOAD_FAILED");
-  CHECK(load_error(repo_path("../shared/models/stories260K-f32-ggufv1.gguf")) == "MODEL_LOAD_FAILED");
+  CHECK(load_error(shared_path("models/does-not-exist.gguf")) == "MODEL_LOAD_FAILED");
+  CHECK(load_error(shared_path("models/stories260K-f32-ggufv1.gguf")) == "MODEL_LOAD_FAILED");
   std::vector<std::string> temps;
   auto bad = [&](const std::string& name, const std::string& bytes) {
     temps.push_back(write_temp(name, bytes));

@@ -31,7 +31,7 @@ std::unique_ptr<lmzip::Session> g_sessions[3];
 lmzip::Session& session(size_t i) {
   if (!g_model)
     g_model = std::make_shared<const lmzip::Model>(
-        lmzip_test::repo_path("../shared/models/stories260K.gguf"), lmzip::ModelParams{});
+        lmzip_test::shared_path("models/stories260K.gguf"), lmzip::ModelParams{});
   if (!g_sessions[i]) {
     lmzip::SessionParams p;
     const int lanes[] = {1, 2, 3};

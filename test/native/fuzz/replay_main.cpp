@@ -1,6 +1,7 @@
 // Runs a fuzz target over files and directories once each, without libFuzzer: the
 // regression runner for corpora and crashers (ctest), and a stand-in for builds
-// with compilers that have no -fsanitize=fuzzer.
+// with compilers that have no -fsanitize=fuzzer. A path that does not exist, or no
+// input at all, is a failure: a replay of nothing proves nothing.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -21,7 +22,14 @@ int main(int argc, char** argv) {
         if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path());
     } else if (fs::exists(p)) {
       files.push_back(p);
+    } else {
+      std::fprintf(stderr, "replay: %s does not exist\n", p.c_str());
+      return 1;
     }
+  }
+  if (files.empty()) {
+    std::fprintf(stderr, "replay: no inputs found in the %d path(s) given\n", argc - 1);
+    return 1;
   }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
