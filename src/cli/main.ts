@@ -105,14 +105,14 @@ class Cli {
     let p = this.#models.get(reference);
     if (!p) {
       p = (async () => {
-        const bar = this.#progressBar(`model ${reference}`, undefined);
+        const bar = this.#progressBar(`model ${reference}`, undefined, 1000); // a quick load shows nothing
         const resolved = await resolveModel(reference, {
           offline: this.#o.offline || undefined, env: this.#io.env, signal: this.#signal,
           onProgress: bar ? (received, total) => bar.update(received, total) : undefined,
           onDownloadStart: (info) => this.#warn(`downloading ${info.reference} from ${info.url}`),
         });
-        bar?.finish();
         const model = await Model.load(resolved.path, { threads: this.#o.threads, gpuLayers: this.#o.gpuLayers });
+        bar?.finish();
         this.#references.set(model, resolved.reference);
         return model;
       })();
@@ -121,9 +121,9 @@ class Cli {
     return p;
   }
 
-  #progressBar(label: string, total: number | undefined): ProgressBar | undefined {
+  #progressBar(label: string, total: number | undefined, showAfterMs = 0): ProgressBar | undefined {
     if (this.#o.quiet || !this.#io.stderr.isTTY) return undefined;
-    return new ProgressBar({ stream: this.#io.stderr, label, total, unit: 'bytes' });
+    return new ProgressBar({ stream: this.#io.stderr, label, total, unit: 'bytes', showAfterMs });
   }
 
   dispose(): void {

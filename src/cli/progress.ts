@@ -4,7 +4,9 @@
  *
  * It draws only when the stream is a terminal (`stream.isTTY`), redraws at most
  * about ten times a second, and prints nothing at all otherwise, so piping
- * stderr to a file or running under CI leaves the output clean.
+ * stderr to a file or running under CI leaves the output clean. With `showAfterMs`
+ * it stays hidden for that long, so a step that turns out quick (loading a local
+ * model) leaves no line at all; a step that counts nothing shows as `label …`.
  *
  * @example
  * const bar = new ProgressBar({ stream: process.stderr, label: 'stories15M', unit: 'bytes' });
@@ -23,6 +25,12 @@ export interface ProgressBarOptions {
   unit?: 'bytes' | 'tokens';
   /** Injected clock in milliseconds, for tests. Defaults to `Date.now`. */
   now?: () => number;
+  /**
+   * Draw nothing until this long after the start (default 0). If the work finishes
+   * sooner, nothing is printed at all. Once the time is up, the bar shows even if no
+   * `update` comes (for work that reports no progress, such as loading a file).
+   */
+  showAfterMs?: number;
 }
 
 /** Minimum time between two redraws, in milliseconds (about 10 per second). */
@@ -46,6 +54,9 @@ export class ProgressBar {
   private rate = 0;
   private rateSampleAt: number;
   private rateSampleDone = 0;
+  private readonly showAfterMs: number;
+  private shown = false;
+  private showTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ProgressBarOptions) {
     this.stream = opts.stream;
@@ -56,6 +67,11 @@ export class ProgressBar {
     this.enabled = Boolean(opts.stream.isTTY);
     this.startedAt = this.now();
     this.rateSampleAt = this.startedAt;
+    this.showAfterMs = Math.max(opts.showAfterMs ?? 0, 0);
+    if (this.enabled && this.showAfterMs > 0) {
+      this.showTimer = setTimeout(() => this.update(this.done), this.showAfterMs);
+      this.showTimer.unref();
+    }
   }
 
   /** Records progress: `done` units so far, out of `total` if given (or the total known before). */
@@ -67,6 +83,7 @@ export class ProgressBar {
     if (!this.enabled) return;
     const now = this.now();
     this.sampleRate(now);
+    if (now - this.startedAt < this.showAfterMs) return;
     if (now - this.lastDrawAt < REDRAW_INTERVAL_MS) return;
     this.lastDrawAt = now;
     this.draw(this.render(now));
@@ -76,14 +93,22 @@ export class ProgressBar {
   finish(message?: string): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.showTimer);
     if (!this.enabled) return;
     const now = this.now();
+    // Quick enough not to be shown at all.
+    if (!this.shown && now - this.startedAt < this.showAfterMs) return;
     const elapsed = Math.max(now - this.startedAt, 1) / 1000;
-    const amount = this.format(this.done);
-    const average = `${this.format(this.done / elapsed)}/s`;
-    const line = `${this.label} ${amount} in ${formatDuration(elapsed)} (${average})${message ? ` ${message}` : ''}`;
-    this.draw(line);
+    const took = this.countsNothing()
+      ? `done in ${formatDuration(elapsed)}`
+      : `${this.format(this.done)} in ${formatDuration(elapsed)} (${this.format(this.done / elapsed)}/s)`;
+    this.draw(`${this.label} ${took}${message ? ` ${message}` : ''}`);
     this.stream.write('\n');
+  }
+
+  /** Nothing counted and no total: a step without measurable progress (loading a file). */
+  private countsNothing(): boolean {
+    return this.done === 0 && this.total === undefined;
   }
 
   private sampleRate(now: number): void {
@@ -98,6 +123,7 @@ export class ProgressBar {
   /** The text of one progress line at time `now` (exposed for tests through `draw`). */
   private render(now: number): string {
     const elapsed = Math.max(now - this.startedAt, 1) / 1000;
+    if (this.countsNothing()) return `${this.label} …`;
     const rate = this.rate > 0 ? this.rate : this.done / elapsed;
     const rateText = `${this.format(rate)}/s`;
     if (this.total === undefined || this.total === 0) {
@@ -120,6 +146,7 @@ export class ProgressBar {
     const pad = this.lastLineLength > text.length ? ' '.repeat(this.lastLineLength - text.length) : '';
     this.stream.write(`\r${text}${pad}`);
     this.lastLineLength = text.length;
+    this.shown = true;
   }
 
   private format(n: number): string {

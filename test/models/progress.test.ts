@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ProgressBar, formatBytes, formatDuration } from '../../src/cli/progress.js';
 
 function fakeStream(isTTY: boolean, columns = 120) {
@@ -45,6 +45,52 @@ describe('ProgressBar', () => {
     t = 2000;
     bar.update(12_345);
     expect(writes[0]).toBe('\rcompress 12.3k 6.2k/s');
+  });
+
+  describe('with showAfterMs (loading a model)', () => {
+    afterEach(() => void vi.useRealTimers());
+
+    it('prints nothing at all for a step quicker than the delay', () => {
+      vi.useFakeTimers();
+      const { stream, writes } = fakeStream(true);
+      let t = 0;
+      const bar = new ProgressBar({ stream, label: 'model /m/x.gguf', showAfterMs: 1000, now: () => t });
+      t = 400;
+      vi.advanceTimersByTime(400);
+      bar.finish();
+      vi.advanceTimersByTime(5000);
+      expect(writes).toEqual([]);
+    });
+
+    it('shows a step without progress as "label …" once the delay is over, then how long it took', () => {
+      vi.useFakeTimers();
+      const { stream, writes } = fakeStream(true);
+      let t = 0;
+      const bar = new ProgressBar({ stream, label: 'model /m/x.gguf', showAfterMs: 1000, now: () => t });
+      t = 1000;
+      vi.advanceTimersByTime(1000); // no update call: the bar's own timer draws it
+      expect(writes).toEqual(['\rmodel /m/x.gguf …']);
+      t = 2600;
+      bar.finish();
+      expect(writes.slice(1)).toEqual(['\rmodel /m/x.gguf done in 3s', '\n']);
+    });
+
+    it('draws a download that outlasts the delay as a normal bar', () => {
+      vi.useFakeTimers();
+      const { stream, writes } = fakeStream(true);
+      let t = 0;
+      const bar = new ProgressBar({ stream, label: 'model stories260k', showAfterMs: 1000, now: () => t });
+      t = 500;
+      bar.update(100_000, 1_000_000);
+      expect(writes).toEqual([]);
+      t = 1500;
+      bar.update(500_000, 1_000_000);
+      expect(writes).toHaveLength(1);
+      expect(writes[0]).toMatch(/^\rmodel stories260k \[#+-+\]  50% 488 KiB\/977 KiB /);
+      t = 2000;
+      bar.finish();
+      expect(writes.at(-2)).toMatch(/^\rmodel stories260k 488 KiB in 2s/);
+    });
   });
 
   it('formats sizes and durations', () => {
