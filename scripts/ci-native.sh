@@ -5,12 +5,19 @@
 #
 #   scripts/ci-native.sh [FUZZ_SECONDS]      default: 30 s per target
 #
+# The tests load stories260K from $LMZIP_SHARED_DIR/models, else ../shared/models.
+#
 # The ThreadSanitizer build is separate (scripts/sanitize.sh tsan) because it needs a
 # second llama.cpp build; CI may add it where time allows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${1:-30}
 export LMZIP_REPO_ROOT=$PWD
+shared=${LMZIP_SHARED_DIR:-$PWD/../shared}
+if [ ! -f "$shared/models/stories260K.gguf" ]; then
+  echo "ci-native: no test models at $shared/models (set LMZIP_SHARED_DIR to the folder with models/)" >&2
+  exit 1
+fi
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need clang++ || ! need ninja || ! need cmake; then
@@ -26,7 +33,7 @@ cmake --build build-fuzz --target lmzip_native_tests -j"$(nproc)" >build-fuzz/ci
 
 echo "ci-native: unit tests and regression replays under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/test/native/ubsan.supp \
-  ctest --test-dir build-fuzz/test/native --output-on-failure -j2 
+  ctest --test-dir build-fuzz/test/native --output-on-failure -j2
 
 
 echo "ci-native: fuzzing ${FUZZ_SECONDS}s per target"
