@@ -13,7 +13,7 @@
 #              text: story-like text only, model-coded throughout: the model path at
 #                scale, but slow (stories260K at ~2-10k tokens/s, ~0.5 tokens per byte,
 #                and compression decodes its output again to verify): 1 MiB takes minutes
-#     MODEL    default ../shared/models/stories260K.gguf
+#     MODEL    default $LMZIP_SHARED_DIR/models/stories260K.gguf (else ../shared/models/…)
 #
 # Not part of the default test run (minutes, GBs of disk). Needs `npm run build:ts`
 # first. Work files go to $LMZIP_LARGE_DIR (default /tmp/lmzip-large) and are removed
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SIZE_MB=${1:-300}
 KIND=${2:-mixed}
-MODEL=${3:-$ROOT/../shared/models/stories260K.gguf}
+MODEL=${3:-${LMZIP_SHARED_DIR:-$ROOT/../shared}/models/stories260K.gguf}
 DIR=${LMZIP_LARGE_DIR:-/tmp/lmzip-large}
 CLI="node $ROOT/dist/cli/main.js"
 [ -f dist/cli/main.js ] || { echo "large-file.sh: build first (npm run build:ts)" >&2; exit 2; }
