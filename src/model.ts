@@ -1,13 +1,13 @@
 /**
  * A GGUF model loaded into llama.cpp, reusable across many compress/decompress calls.
  */
-import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
 import { fingerprintFile } from './fingerprint.js';
+import { openRegularFile } from './models/files.js';
 import { native, type NativeModel, type NativeModelFacts, type NativeSession, type NativeSessionParams, type NativeTokenPlan } from './native.js';
-import { booleanOption, integerOption, invalid } from './validate.js';
+import { booleanOption, integerOption, invalid, signalOption } from './validate.js';
 
 export interface LoadModelOptions {
   /** Threads for evaluation (default: 1 for models under 100M parameters, else one per core). */
@@ -16,6 +16,8 @@ export interface LoadModelOptions {
   gpuLayers?: number;
   /** Load only the vocabulary (tokenize/detokenize, no compression). */
   vocabOnly?: boolean;
+  /** Stops the load (between tensors) with CANCELLED. */
+  signal?: AbortSignal;
 }
 
 export interface ModelFacts extends NativeModelFacts {
@@ -27,29 +29,44 @@ export interface ModelFacts extends NativeModelFacts {
 
 const GGUF_MAGIC = Buffer.from('GGUF', 'latin1');
 
-/** Checks that a path is a readable GGUF file before llama.cpp sees it. */
+/**
+ * Checks that a path is a readable GGUF file before llama.cpp sees it. Opened without
+ * blocking: a FIFO, device or socket is refused, never waited on (native/model_guard.h
+ * checks the file it actually loads again).
+ */
 async function checkGgufFile(path: string): Promise<number> {
-  let handle;
+  let file;
   try {
-    handle = await open(path, 'r');
+    file = await openRegularFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LmzipError(ErrorCode.MODEL_NOT_FOUND, `model file not found: ${path}`);
-    if (code === 'EISDIR') throw new LmzipError(ErrorCode.MODEL_INVALID, `model path is a directory, not a GGUF file: ${path}`);
+    const notRegular = e as { notRegular?: boolean; isDirectory?: boolean };
+    if (notRegular.isDirectory) throw new LmzipError(ErrorCode.MODEL_INVALID, `model path is a directory, not a GGUF file: ${path}`);
+    if (notRegular.notRegular) throw new LmzipError(ErrorCode.MODEL_INVALID, `model path is not a regular file (a FIFO, device or socket): ${path}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new LmzipError(ErrorCode.MODEL_NOT_FOUND, `model file not found: ${path}`);
     throw new LmzipError(ErrorCode.MODEL_NOT_FOUND, `cannot open model file ${path}: ${(e as Error).message}`);
   }
+  const { handle, stat } = file;
   try {
-    const st = await handle.stat();
-    if (st.isDirectory()) throw new LmzipError(ErrorCode.MODEL_INVALID, `model path is a directory, not a GGUF file: ${path}`);
     const head = Buffer.alloc(4);
     const { bytesRead } = await handle.read(head, 0, 4, 0);
     if (bytesRead === 0) throw new LmzipError(ErrorCode.MODEL_INVALID, `model file is empty: ${path}`);
     if (bytesRead < 4 || !head.equals(GGUF_MAGIC))
       throw new LmzipError(ErrorCode.MODEL_INVALID, `not a GGUF model file (no GGUF magic): ${path}`);
-    return st.size;
+    return Number(stat.size);
   } finally {
     await handle.close();
   }
+}
+
+/** An Int32Array the native code polls: set to 1 when `signal` aborts. */
+function cancelFlag(signal: AbortSignal | undefined): { flag: Int32Array; detach: () => void } {
+  const flag = new Int32Array(1);
+  if (!signal) return { flag, detach: () => {} };
+  const onAbort = () => (flag[0] = 1);
+  if (signal.aborted) onAbort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  return { flag, detach: () => signal.removeEventListener('abort', onAbort) };
 }
 
 export class Model {
@@ -82,10 +99,12 @@ export class Model {
     const threadsOption = integerOption('threads', options.threads, 1, 1024);
     const gpuLayers = integerOption('gpuLayers', options.gpuLayers, -1, 100000) ?? 0;
     const vocabOnly = booleanOption('vocabOnly', options.vocabOnly) ?? false;
+    signalOption('signal', options.signal);
     const abs = resolve(path);
     const fileSize = await checkGgufFile(abs);
+    const cancel = cancelFlag(options.signal);
     try {
-      const nativeModel = await native().loadModel(abs, { gpuLayers, vocabOnly });
+      const nativeModel = await native().loadModel(abs, { gpuLayers, vocabOnly }, cancel.flag);
       const threads = threadsOption ?? defaultThreads(nativeModel.facts().parameterCount);
       return new Model(nativeModel, abs, fileSize, threads, gpuLayers);
     } catch (e) {
@@ -93,6 +112,8 @@ export class Model {
       if (err.code === ErrorCode.MODEL_LOAD_FAILED)
         throw new LmzipError(err.code, `${err.message} (${abs})`, { cause: e });
       throw err;
+    } finally {
+      cancel.detach();
     }
   }
 
@@ -101,9 +122,14 @@ export class Model {
    * @example
    * const id = await model.fingerprint(); // '270cba1b…'
    */
-  fingerprint(): Promise<string> {
-    this.#fingerprint ??= fingerprintFile(this.facts.path);
-    return this.#fingerprint;
+  fingerprint(options: { signal?: AbortSignal } = {}): Promise<string> {
+    if (options.signal?.aborted) return Promise.reject(new LmzipError(ErrorCode.CANCELLED, 'the operation was cancelled'));
+    const computing = (this.#fingerprint ??= fingerprintFile(this.facts.path, process.env, options.signal));
+    // A cancelled hash is not remembered: the next call starts again.
+    computing.catch(() => {
+      if (this.#fingerprint === computing) this.#fingerprint = undefined;
+    });
+    return computing;
   }
 
   /**

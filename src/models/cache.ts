@@ -12,7 +12,6 @@
  * documented path is found, and a lost index is rebuilt by hashing the files.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
@@ -174,20 +173,6 @@ export async function removeFromIndex(cache: string, paths: string[]): Promise<v
 
 // ---------------------------------------------------------------------------
 // Files
-
-/** Hex SHA-256 of a whole file. */
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
-  for await (const chunk of stream) {
-    if (signal?.aborted) {
-      stream.destroy();
-      throw new LmzipError('CANCELLED', 'Cancelled while hashing the model file');
-    }
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
-}
 
 export async function fileSize(path: string): Promise<number | undefined> {
   try {
