@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runModelsCommand } from '../../src/cli/models-command.js';
+import { runModelsCommand } from '../../src/cli/commands/models.js';
 import { FakeHub } from './hub-server.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
