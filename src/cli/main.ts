@@ -46,11 +46,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 const invokedDirectly = process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1]);
 if (invokedDirectly) {
+  let settled = false;
+  // Node exits when nothing is left to wait for; if that happened before lmzip was done,
+  // the run is incomplete and must not look like a success.
+  process.once('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write('lmzip: stopped before finishing (internal error) [NATIVE_ERROR]\n');
+    process.exitCode = 1;
+  });
   main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
     },
     (e) => {
+      settled = true;
       process.stderr.write(`lmzip: ${describeError(e)}\n`);
       process.exitCode = 1;
     },

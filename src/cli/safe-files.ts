@@ -25,7 +25,7 @@
  * await removeInput(input, out);
  */
 import { randomBytes } from 'node:crypto';
-import { constants, type BigIntStats, unlinkSync, type ReadStream, type WriteStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream, type BigIntStats, unlinkSync, type ReadStream, type WriteStream } from 'node:fs';
 import { link, lstat, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, LmzipError } from '../errors.js';
@@ -69,7 +69,13 @@ export interface InputOptions {
 
 /** An input file, open for reading: the checks and the reads use this one descriptor. */
 export class InputFile {
-  private constructor(readonly path: string, readonly handle: FileHandle, readonly stat: BigIntStats) {}
+  private constructor(
+    readonly path: string,
+    readonly handle: FileHandle,
+    readonly stat: BigIntStats,
+    /** Opened through a symbolic link (-f): removing the input removes the link, as gzip does. */
+    readonly followsSymlinks: boolean,
+  ) {}
 
   /**
    * Opens `path` for reading (see the module comment for what is refused).
@@ -95,7 +101,7 @@ export class InputFile {
         const others = st.nlink - 1n;
         throw new LmzipError(ErrorCode.UNSAFE_INPUT, `has ${others} other link${others === 1n ? '' : 's'} -- unchanged (use -f to process it anyway)`);
       }
-      return new InputFile(path, handle, st);
+      return new InputFile(path, handle, st, options.followSymlinks);
     } catch (e) {
       await handle.close();
       throw e;
@@ -108,7 +114,7 @@ export class InputFile {
 
   /** A stream of the whole file from its start, through this descriptor. */
   readStream(): ReadStream {
-    return this.handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 16 });
+    return readFrom(this.handle);
   }
 
   /**
@@ -130,6 +136,14 @@ export class InputFile {
   close(): Promise<void> {
     return this.handle.close().catch(() => undefined);
   }
+}
+
+/**
+ * Reads a whole open file from its start by descriptor number: a stream made from the
+ * FileHandle itself would hold the handle's close() until the stream is destroyed.
+ */
+function readFrom(handle: FileHandle): ReadStream {
+  return createReadStream('', { fd: handle.fd, start: 0, autoClose: false, highWaterMark: 1 << 16 });
 }
 
 async function isSymlink(path: string): Promise<boolean> {
@@ -210,12 +224,12 @@ export class TemporaryOutput {
 
   /** A stream that writes the file from its start (the descriptor stays open). */
   writeStream(): WriteStream {
-    return this.handle.createWriteStream({ start: 0, autoClose: false });
+    return createWriteStream('', { fd: this.handle.fd, start: 0, autoClose: false });
   }
 
   /** A stream that reads back what was written (for verification), through the same descriptor. */
   readStream(): ReadStream {
-    return this.handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 16 });
+    return readFrom(this.handle);
   }
 
   /**
@@ -298,7 +312,8 @@ export class TemporaryOutput {
  */
 export async function removeInput(input: InputFile, output: TemporaryOutput): Promise<void> {
   await input.checkUnchanged();
-  const now = await lstat(input.path, { bigint: true }).catch(() => undefined);
+  const look = input.followsSymlinks ? stat : lstat;
+  const now = await look(input.path, { bigint: true }).catch(() => undefined);
   if (!now || !sameFile(now, input.stat))
     throw new LmzipError(ErrorCode.INPUT_CHANGED, `${input.path} was replaced while lmzip worked; it was kept`);
   if (sameFile(now, await output.identity()))

@@ -18,7 +18,10 @@ export type PausePoint = 'input-open' | 'output-written' | 'before-publish' | 'b
 export async function pauseAt(point: PausePoint, io: { env: NodeJS.ProcessEnv; stderr: NodeJS.WritableStream }): Promise<void> {
   const points = io.env.LMZIP_TEST_PAUSE;
   if (!points || !points.split(',').includes(point)) return;
+  // A signal listener does not keep Node running: the timer does, until SIGUSR2.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   const resumed = new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
   io.stderr.write(`lmzip: test hook: paused at ${point}\n`);
   await resumed;
+  clearInterval(keepAlive);
 }

@@ -63,9 +63,9 @@ export async function compressFile(run: FileRun, path: string): Promise<void> {
         throw fileSystemError(e, target, 'cannot write');
       }
       bar?.finish();
-      await out.finish(input.stat);
       await pauseAt('output-written', run.io);
       if (o.verify && removesInput) await verify(run, out, inputHash.digest('hex'), options.model);
+      await out.finish(input.stat);
       await pauseAt('before-publish', run.io);
       await input.checkUnchanged();
       await out.publish({ force: o.force });

@@ -37,13 +37,13 @@ export async function decompressFile(run: FileRun, path: string): Promise<void> 
     const stream = createDecompressStream(await run.decompressOptions());
     const bar = run.progressBar(basename(path), input.size);
     let read = 0;
-    // Reading starts with the 'data' listener: only once everything else is ready.
-    const source = input.readStream().on('data', (chunk) => {
+    // Reading starts with the 'data' listener: call this only right in a pipeline.
+    const source = () => input.readStream().on('data', (chunk) => {
       read += chunk.length;
       bar?.update(read, input.size);
     });
     if (!target) {
-      await pipeline(source, stream, testing ? discardSink() : stdoutSink(run.io.stdout));
+      await pipeline(source(), stream, testing ? discardSink() : stdoutSink(run.io.stdout));
       bar?.finish();
       if (testing && o.verbose) run.info(`${printable(path)}: OK`);
       return;
@@ -51,7 +51,7 @@ export async function decompressFile(run: FileRun, path: string): Promise<void> 
     const out = await TemporaryOutput.create(target);
     try {
       try {
-        await pipeline(source, stream, out.writeStream());
+        await pipeline(source(), stream, out.writeStream());
       } catch (e) {
         throw fileSystemError(e, target, 'cannot write');
       }
