@@ -29,15 +29,17 @@ export function printable(text: string): string {
 }
 
 /**
- * One line: the message (its own line breaks folded into spaces, anything else
- * unprintable escaped) and the stable code in brackets.
+ * One line: the message and the stable code in brackets. A message's own
+ * continuation lines (a line break followed by indentation) are folded into
+ * spaces; any other line break (inside a file name, say) and anything else
+ * unprintable is escaped.
  *
  * @example
  * describeError(new LmzipError('NOT_LMZ', 'not an lmzip file')) // 'not an lmzip file [NOT_LMZ]'
  */
 export function describeError(e: unknown): string {
   const err = toLmzipError(fileSystemError(e));
-  return `${printable(err.message.replace(/\s*\n\s*/g, ' '))} [${err.code}]`;
+  return `${printable(err.message.replace(/[ \t]*\n[ \t]+/g, ' ').trimEnd())} [${err.code}]`;
 }
 
 const REASONS: Record<string, string> = {

@@ -17,7 +17,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { LmzipError } from '../errors.js';
 import type { HfFile } from './builtin.js';
-import type { ModelReference } from './references.js';
+import { decodeUriPart, type ModelReference } from './references.js';
 
 /** The cache folder for this environment (not created). */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -52,7 +52,7 @@ export function hfCachePath(cache: string, hf: HfFile): string {
 export function urlCachePath(cache: string, url: string): string {
   const u = new URL(url);
   const hash = createHash('sha256').update(url).digest('hex').slice(0, 12);
-  let base = decodeURIComponent(u.pathname.split('/').pop() || '') || 'model.gguf';
+  let base = decodeUriPart(u.pathname.split('/').pop() || '') || 'model.gguf';
   if (!base.toLowerCase().endsWith('.gguf')) base += '.gguf';
   return join(modelsDir(cache), 'url', safeSegment(u.host), hash, safeSegment(base));
 }
