@@ -1,7 +1,7 @@
 /**
  * A GGUF model loaded into llama.cpp, reusable across many compress/decompress calls.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
 import { fingerprintFile } from './fingerprint.js';
@@ -10,7 +10,10 @@ import { native, type NativeModel, type NativeModelFacts, type NativeSession, ty
 import { booleanOption, integerOption, invalid, signalOption } from './validate.js';
 
 export interface LoadModelOptions {
-  /** Threads for evaluation (default: 1 for models under 100M parameters, else one per core). */
+  /**
+   * Most threads for evaluation, capped at the cores (default: 1 for models under 100M
+   * parameters, else one per free core). Each session uses fewer when more are slower.
+   */
   threads?: number;
   /** Layers to offload to a GPU (0 = CPU only, the default; -1 = all). */
   gpuLayers?: number;
@@ -105,7 +108,7 @@ export class Model {
     const cancel = cancelFlag(options.signal);
     try {
       const nativeModel = await native().loadModel(abs, { gpuLayers, vocabOnly }, cancel.flag);
-      const threads = threadsOption ?? defaultThreads(nativeModel.facts().parameterCount);
+      const threads = threadsOption !== undefined ? usableThreads(threadsOption) : defaultThreads(nativeModel.facts().parameterCount);
       return new Model(nativeModel, abs, fileSize, threads, gpuLayers);
     } catch (e) {
       const err = toLmzipError(e);
@@ -199,10 +202,26 @@ export class Model {
 /**
  * Threads to use when the caller names none. Small models spend each step mostly in
  * synchronisation, and ggml's spinning thread barrier collapses when cores are shared
- * (measured: docs/benchmark.md), so models under 100M parameters use one thread;
- * larger ones use one per available core.
+ * (measured: docs/benchmark.md, docs/RELIABILITY.md), so models under 100M parameters
+ * use one thread; larger ones one per core that is free now (cores minus the load
+ * average). Whatever the count, each session measures it against one thread and uses
+ * the faster (native/threads.h).
+ *
+ * @example
+ * defaultThreads(135e6) // 2 on two idle cores, 1 while they are busy
  */
 export function defaultThreads(parameterCount: number): number {
   if (parameterCount < 100e6) return 1;
-  return Math.max(1, Math.min(availableParallelism(), 64));
+  return Math.max(1, Math.min(freeCores(), 64));
+}
+
+/** Cores not busy with other work right now: the cores lmzip may use, less the 1-minute load average. */
+export function freeCores(): number {
+  const [load] = loadavg();
+  return Math.max(1, Math.min(availableParallelism(), Math.round(availableParallelism() - load)));
+}
+
+/** More threads than cores can only wait on each other: a requested count is capped at the cores. */
+export function usableThreads(requested: number): number {
+  return Math.max(1, Math.min(requested, availableParallelism()));
 }

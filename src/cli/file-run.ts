@@ -67,6 +67,9 @@ export class FileRun {
         });
         bar?.finish();
         const model = await Model.load(resolved.path, { threads: this.options.threads, gpuLayers: this.options.gpuLayers, signal: this.signal });
+        const asked = this.options.threads;
+        if (asked !== undefined && model.threads < asked)
+          this.warn(`-T ${asked}: there are only ${model.threads} cores here; using ${model.threads} threads at most`);
         this.#references.set(model, resolved.reference);
         return model;
       })();
