@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "freqs.h"
+#include "model_guard.h"
 #include "range_coder.h"
 #include "threads.h"
 
@@ -46,6 +47,7 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   cp.abort_callback_data = &abort_flag_;
   take_last_llama_error();
   try {
+    AssertionsThrow guard("CONTEXT_FAILED");  // a graph assertion on a hostile model: an error, not abort()
     ctx_ = llama_init_from_model(model_->llama(), cp);
   } catch (const std::exception& e) {
     throw Error("CONTEXT_FAILED", std::string("llama.cpp could not create a context: ") + e.what());

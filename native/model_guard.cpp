@@ -52,20 +52,20 @@ ModelFile::ModelFile(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), kOpenFlags);
   if (fd_ < 0) {
     const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) throw Error("MODEL_NOT_FOUND", "model file not found: " + path);
-    throw Error("MODEL_NOT_FOUND", "cannot open model file " + path + ": " + std::strerror(err));
+    if (err == ENOENT || err == ENOTDIR) throw Error("MODEL_LOAD_FAILED", "model file not found: " + path);
+    throw Error("MODEL_LOAD_FAILED", "cannot open model file " + path + ": " + std::strerror(err));
   }
   struct stat st;
   if (::fstat(fd_, &st) != 0) {
     const int err = errno;
     ::close(fd_);
-    throw Error("MODEL_NOT_FOUND", "cannot read model file " + path + ": " + std::strerror(err));
+    throw Error("MODEL_LOAD_FAILED", "cannot read model file " + path + ": " + std::strerror(err));
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd_);
     fd_ = -1;
-    if (S_ISDIR(st.st_mode)) throw Error("MODEL_INVALID", "model path is a directory, not a GGUF file: " + path);
-    throw Error("MODEL_INVALID", "model path is not a regular file (a FIFO, device or socket): " + path);
+    if (S_ISDIR(st.st_mode)) throw Error("MODEL_LOAD_FAILED", "model path is a directory, not a GGUF file: " + path);
+    throw Error("MODEL_LOAD_FAILED", "model path is not a regular file (a FIFO, device or socket): " + path);
   }
   size_ = uint64_t(st.st_size);
 }
@@ -299,9 +299,9 @@ GgufSummary check_gguf_metadata(const ModelFile& file) {
 #else
   const int got = (_lseek(file.fd(), 0, SEEK_SET), _read(file.fd(), magic, sizeof magic));
 #endif
-  if (got == 0) throw Error("MODEL_INVALID", "model file is empty: " + file.path());
+  if (got == 0) throw Error("MODEL_LOAD_FAILED", "model file is empty: " + file.path());
   if (got != 4 || std::memcmp(magic, "GGUF", 4) != 0)
-    throw Error("MODEL_INVALID", "not a GGUF model file (no GGUF magic): " + file.path());
+    throw Error("MODEL_LOAD_FAILED", "not a GGUF model file (no GGUF magic): " + file.path());
 
   // ggml's reader, on a duplicate of our descriptor: the metadata and tensor list, no data.
   const int dup_fd = ::dup(file.fd());

@@ -18,8 +18,9 @@ namespace lmzip {
 
 class ModelFile {
  public:
-  // Throws Error(MODEL_NOT_FOUND) for a missing file, Error(MODEL_INVALID) for a
-  // directory, FIFO, device or socket.
+  // Throws Error(MODEL_LOAD_FAILED) for a missing file, a directory, FIFO, device or
+  // socket. (src/model.ts checks the path first and gives the finer codes
+  // MODEL_NOT_FOUND and MODEL_INVALID; this is the guard for the file actually loaded.)
   explicit ModelFile(const std::string& path);
   ~ModelFile();
   ModelFile(const ModelFile&) = delete;
@@ -44,7 +45,7 @@ struct GgufSummary {
 };
 
 // Reads the file's GGUF metadata and refuses values that would make llama.cpp abort.
-// Throws Error(MODEL_LOAD_FAILED, "...<key>...") or Error(MODEL_INVALID) (not a GGUF).
+// Throws Error(MODEL_LOAD_FAILED, "...<key>...") (also for a file that is not a GGUF).
 GgufSummary check_gguf_metadata(const ModelFile& file);
 
 // While alive, a GGML_ASSERT/GGML_ABORT on this thread throws Error(code, message) instead
