@@ -175,11 +175,14 @@ Napi::FunctionReference NativeModel::constructor;
 
 class LoadModelWorker : public PromiseWorker {
  public:
-  LoadModelWorker(Napi::Env env, std::string path, lmzip::ModelParams params)
-      : PromiseWorker(env, env.Undefined(), env.Undefined()), path_(std::move(path)), params_(params) {}
+  LoadModelWorker(Napi::Env env, std::string path, lmzip::ModelParams params, Napi::Value cancel)
+      : PromiseWorker(env, env.Undefined(), cancel), path_(std::move(path)), params_(params) {}
 
  protected:
-  void Run(const ExecutionProgress&) override { model_ = std::make_shared<lmzip::Model>(path_, params_); }
+  void Run(const ExecutionProgress&) override {
+    params_.cancel = cancel_;
+    model_ = std::make_shared<lmzip::Model>(path_, params_);
+  }
   Napi::Value Result(Napi::Env) override {
     Napi::Object obj = NativeModel::constructor.New({});
     NativeModel::Unwrap(obj)->model = std::move(model_);
@@ -198,7 +201,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[1].As<Napi::Object>();
   params.gpu_layers = opts.Get("gpuLayers").As<Napi::Number>().Int32Value();
   params.vocab_only = opts.Get("vocabOnly").As<Napi::Boolean>().Value();
-  return queue<LoadModelWorker>(env, info[0].As<Napi::String>().Utf8Value(), params);
+  return queue<LoadModelWorker>(env, info[0].As<Napi::String>().Utf8Value(), params, info[2]);
 }
 
 Napi::Value NativeModel::Facts(const Napi::CallbackInfo& info) {

@@ -6,7 +6,9 @@
 
 #include "errors.h"
 #include "freqs.h"
+#include "model_guard.h"
 #include "range_coder.h"
+#include "threads.h"
 
 namespace lmzip {
 
@@ -45,6 +47,7 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   cp.abort_callback_data = &abort_flag_;
   take_last_llama_error();
   try {
+    AssertionsThrow guard("CONTEXT_FAILED");  // a graph assertion on a hostile model: an error, not abort()
     ctx_ = llama_init_from_model(model_->llama(), cp);
   } catch (const std::exception& e) {
     throw Error("CONTEXT_FAILED", std::string("llama.cpp could not create a context: ") + e.what());
@@ -91,6 +94,9 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
   for (const auto& w : work) total_tokens += w.token_count;
   auto last_report = std::chrono::steady_clock::now();
 
+  // The thread count per step, measured against one thread (native/threads.h).
+  ThreadGovernor threads(ctx_, params_.threads, !params_.flash_attention);
+
   llama_batch batch = llama_batch_init(int32_t(llama_n_batch(ctx_)), 0, 1);
   struct BatchGuard {
     llama_batch& b;
@@ -127,7 +133,9 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
     }
     if (batch.n_tokens == 0) break;
 
+    threads.before_decode();
     const int32_t rc = llama_decode(ctx_, batch);
+    threads.after_decode(batch.n_tokens);
     if (rc == 2 || cancelled(cancel)) throw Error("CANCELLED", "the operation was cancelled");
     if (rc != 0) {
       const std::string why = take_last_llama_error();

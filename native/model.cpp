@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "errors.h"
+#include "model_guard.h"
 
 namespace lmzip {
 
@@ -35,6 +36,7 @@ void install_llama_logger() {
   static std::once_flag once;
   std::call_once(once, [] {
     llama_log_set(log_callback, nullptr);
+    install_assertion_handler();
     llama_backend_init();
   });
 }
@@ -92,20 +94,47 @@ size_t utf8_sequence_length(const uint8_t* d, size_t n, size_t i) {
 
 Model::Model(const std::string& path, const ModelParams& params) {
   install_llama_logger();
+  const ModelFile file(path);
+  const GgufSummary gguf = check_gguf_metadata(file);
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.gpu_layers;
   mp.vocab_only = params.vocab_only;
   mp.use_extra_bufts = false;  // weight repacking is ISA-specific; keep the layout plain
+  // Called per tensor while loading: returning false stops the load (a signal must not wait for it).
+  mp.progress_callback = [](float, void* cancel) {
+    const auto* flag = static_cast<const std::atomic<int32_t>*>(cancel);
+    return !(flag && flag->load(std::memory_order_relaxed) != 0);
+  };
+  mp.progress_callback_user_data = const_cast<std::atomic<int32_t>*>(params.cancel);
   take_last_llama_error();
   try {
-    model_ = llama_model_load_from_file(path.c_str(), mp);
+    AssertionsThrow guard("MODEL_LOAD_FAILED");
+    // The file checked above, not whatever the path names now (split models are found by name).
+    model_ = llama_model_load_from_file((gguf.split ? file.path() : file.stable_path()).c_str(), mp);
   } catch (const std::exception& e) {
     throw Error("MODEL_LOAD_FAILED", std::string("llama.cpp could not load the model: ") + e.what());
+  }
+  if (params.cancel && params.cancel->load() != 0) {
+    if (model_) llama_model_free(model_);
+    throw Error("CANCELLED", "the model load was cancelled");
   }
   if (!model_) {
     std::string why = take_last_llama_error();
     throw Error("MODEL_LOAD_FAILED", "llama.cpp could not load the model" + (why.empty() ? std::string() : ": " + why));
   }
+  try {
+    AssertionsThrow guard("MODEL_LOAD_FAILED");
+    read_vocabulary(params.vocab_only);
+    facts_.vocab_only = params.vocab_only;
+    facts_.uses_gpu = params.gpu_layers != 0 && llama_supports_gpu_offload();
+  } catch (...) {
+    llama_model_free(model_);
+    model_ = nullptr;
+    throw;
+  }
+}
+
+void Model::read_vocabulary(bool vocab_only) {
   vocab_ = llama_model_get_vocab(model_);
 
   facts_.architecture = meta(model_, "general.architecture");
@@ -113,9 +142,7 @@ Model::Model(const std::string& path, const ModelParams& params) {
   char desc[256];
   llama_model_desc(model_, desc, sizeof desc);
   facts_.description = desc;
-  facts_.vocab_only = params.vocab_only;
-  facts_.uses_gpu = params.gpu_layers != 0 && llama_supports_gpu_offload();
-  if (!params.vocab_only) {
+  if (!vocab_only) {
     facts_.parameter_count = llama_model_n_params(model_);
     facts_.tensor_bytes = llama_model_size(model_);
     facts_.context_length = llama_model_n_ctx_train(model_);

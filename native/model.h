@@ -2,6 +2,7 @@
 // its vocabulary (each token's exact bytes, a token for each byte value).
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -14,6 +15,8 @@ namespace lmzip {
 struct ModelParams {
   int gpu_layers = 0;
   bool vocab_only = false;
+  // Set to non-zero to stop a load early (it then throws Error(CANCELLED)); may be null.
+  const std::atomic<int32_t>* cancel = nullptr;
 };
 
 struct ModelFacts {
@@ -37,6 +40,7 @@ struct TokenPlan {
 
 class Model {
  public:
+  // Checks the file first (native/model_guard.h): a hostile GGUF throws, never aborts.
   Model(const std::string& path, const ModelParams& params);  // throws lmzip::Error
   ~Model();
   Model(const Model&) = delete;
@@ -58,6 +62,7 @@ class Model {
   TokenPlan plan_tokens(const uint8_t* data, size_t size) const;
 
  private:
+  void read_vocabulary(bool vocab_only);  // facts, pieces, byte tokens, fingerprint
   bool concat_equals(const std::vector<llama_token>& tokens, const uint8_t* data, size_t size,
                      bool strip_leading_space) const;
   bool pieces_match(const std::vector<llama_token>& tokens, const uint8_t* data, size_t size,

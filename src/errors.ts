@@ -63,6 +63,12 @@ export const ErrorCode = Object.freeze({
   SESSION_BUSY: 'SESSION_BUSY',
   SESSION_DISPOSED: 'SESSION_DISPOSED',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
+  /** The input is a symbolic link, or has other hard links, and would be replaced; -f allows it. */
+  UNSAFE_INPUT: 'UNSAFE_INPUT',
+  /** The output would be the input file itself (same device and inode). */
+  SAME_FILE: 'SAME_FILE',
+  /** The input changed while it was read or before it was removed; it was kept. */
+  INPUT_CHANGED: 'INPUT_CHANGED',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

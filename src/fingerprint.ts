@@ -5,11 +5,10 @@
  * takes seconds, so results are cached per (path, size, mtime, inode) in a small
  * JSON file in the cache folder.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { cacheDir } from './models/cache.js';
+import { sha256OfFile } from './models/files.js';
 
 function fingerprintCachePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(cacheDir(env), 'fingerprints.json');
@@ -25,22 +24,22 @@ async function readCache(path: string): Promise<CacheFile> {
   }
 }
 
-/** Hex SHA-256 of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** Hex SHA-256 of a GGUF file, cached by path, size, mtime and inode. */
-export async function fingerprintFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/**
+ * Hex SHA-256 of a GGUF file, cached by path, size, mtime and inode. Only regular
+ * files are read (a FIFO or device is refused, never waited on); `signal` stops the
+ * hashing between 1 MiB reads with CANCELLED.
+ *
+ * @example
+ * const sha = await fingerprintFile('stories260K.gguf');
+ */
+export async function fingerprintFile(path: string, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<string> {
   const abs = resolve(path);
   const st = await stat(abs);
   const cachePath = fingerprintCachePath(env);
   const cache = await readCache(cachePath);
   const hit = cache[abs];
-  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) return hit.sha256;
-  const sha256 = await sha256File(abs);
+  if (st.isFile() && hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) return hit.sha256;
+  const { sha256 } = await sha256OfFile(abs, { signal });
   try {
     const fresh = await readCache(cachePath);
     fresh[abs] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };

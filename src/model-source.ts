@@ -30,7 +30,7 @@ export async function openModel(option: unknown, load: LoadModelOptions, resolve
     if (option.disposed) throw new LmzipError(ErrorCode.MODEL_DISPOSED, 'this model has been disposed');
     return { model: option, reference: referenceToRecord ?? option.facts.path, owned: false };
   }
-  const { path, reference } = await resolveModel(option ?? defaultModelReference(), resolveOptions);
+  const { path, reference } = await resolveModel(option ?? defaultModelReference(), { ...resolveOptions, signal: resolveOptions.signal ?? load.signal });
   return { model: await Model.load(path, load), reference: referenceToRecord ?? reference, owned: true };
 }
 
@@ -38,8 +38,9 @@ export async function openModel(option: unknown, load: LoadModelOptions, resolve
 export async function openModelForFile(header: FileHeader, option: unknown, load: LoadModelOptions, resolveOptions: ResolveOptions = {}): Promise<OpenedModel> {
   checkOption(option);
   if (option !== undefined) return openModel(option, load, resolveOptions);
+  // The header's reference is untrusted: findCachedModel only reads regular GGUF files.
   const want = { sha256: header.modelSha256, reference: header.modelReference };
-  const path = await findCachedModel(want, resolveOptions);
+  const path = await findCachedModel(want, { ...resolveOptions, signal: resolveOptions.signal ?? load.signal });
   if (!path) throw missingModelError(want);
   return { model: await Model.load(path, load), reference: header.modelReference, owned: true };
 }

@@ -1,21 +1,26 @@
 /**
  * A GGUF model loaded into llama.cpp, reusable across many compress/decompress calls.
  */
-import { open } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
 import { fingerprintFile } from './fingerprint.js';
+import { openRegularFile } from './models/files.js';
 import { native, type NativeModel, type NativeModelFacts, type NativeSession, type NativeSessionParams, type NativeTokenPlan } from './native.js';
-import { booleanOption, integerOption, invalid } from './validate.js';
+import { booleanOption, integerOption, invalid, signalOption } from './validate.js';
 
 export interface LoadModelOptions {
-  /** Threads for evaluation (default: 1 for models under 100M parameters, else one per core). */
+  /**
+   * Most threads for evaluation, capped at the cores (default: 1 for models under 100M
+   * parameters, else one per free core). Each session uses fewer when more are slower.
+   */
   threads?: number;
   /** Layers to offload to a GPU (0 = CPU only, the default; -1 = all). */
   gpuLayers?: number;
   /** Load only the vocabulary (tokenize/detokenize, no compression). */
   vocabOnly?: boolean;
+  /** Stops the load (between tensors) with CANCELLED. */
+  signal?: AbortSignal;
 }
 
 export interface ModelFacts extends NativeModelFacts {
@@ -27,29 +32,44 @@ export interface ModelFacts extends NativeModelFacts {
 
 const GGUF_MAGIC = Buffer.from('GGUF', 'latin1');
 
-/** Checks that a path is a readable GGUF file before llama.cpp sees it. */
+/**
+ * Checks that a path is a readable GGUF file before llama.cpp sees it. Opened without
+ * blocking: a FIFO, device or socket is refused, never waited on (native/model_guard.h
+ * checks the file it actually loads again).
+ */
 async function checkGgufFile(path: string): Promise<number> {
-  let handle;
+  let file;
   try {
-    handle = await open(path, 'r');
+    file = await openRegularFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LmzipError(ErrorCode.MODEL_NOT_FOUND, `model file not found: ${path}`);
-    if (code === 'EISDIR') throw new LmzipError(ErrorCode.MODEL_INVALID, `model path is a directory, not a GGUF file: ${path}`);
+    const notRegular = e as { notRegular?: boolean; isDirectory?: boolean };
+    if (notRegular.isDirectory) throw new LmzipError(ErrorCode.MODEL_INVALID, `model path is a directory, not a GGUF file: ${path}`);
+    if (notRegular.notRegular) throw new LmzipError(ErrorCode.MODEL_INVALID, `model path is not a regular file (a FIFO, device or socket): ${path}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new LmzipError(ErrorCode.MODEL_NOT_FOUND, `model file not found: ${path}`);
     throw new LmzipError(ErrorCode.MODEL_NOT_FOUND, `cannot open model file ${path}: ${(e as Error).message}`);
   }
+  const { handle, stat } = file;
   try {
-    const st = await handle.stat();
-    if (st.isDirectory()) throw new LmzipError(ErrorCode.MODEL_INVALID, `model path is a directory, not a GGUF file: ${path}`);
     const head = Buffer.alloc(4);
     const { bytesRead } = await handle.read(head, 0, 4, 0);
     if (bytesRead === 0) throw new LmzipError(ErrorCode.MODEL_INVALID, `model file is empty: ${path}`);
     if (bytesRead < 4 || !head.equals(GGUF_MAGIC))
       throw new LmzipError(ErrorCode.MODEL_INVALID, `not a GGUF model file (no GGUF magic): ${path}`);
-    return st.size;
+    return Number(stat.size);
   } finally {
     await handle.close();
   }
+}
+
+/** An Int32Array the native code polls: set to 1 when `signal` aborts. */
+function cancelFlag(signal: AbortSignal | undefined): { flag: Int32Array; detach: () => void } {
+  const flag = new Int32Array(1);
+  if (!signal) return { flag, detach: () => {} };
+  const onAbort = () => (flag[0] = 1);
+  if (signal.aborted) onAbort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  return { flag, detach: () => signal.removeEventListener('abort', onAbort) };
 }
 
 export class Model {
@@ -82,17 +102,21 @@ export class Model {
     const threadsOption = integerOption('threads', options.threads, 1, 1024);
     const gpuLayers = integerOption('gpuLayers', options.gpuLayers, -1, 100000) ?? 0;
     const vocabOnly = booleanOption('vocabOnly', options.vocabOnly) ?? false;
+    signalOption('signal', options.signal);
     const abs = resolve(path);
     const fileSize = await checkGgufFile(abs);
+    const cancel = cancelFlag(options.signal);
     try {
-      const nativeModel = await native().loadModel(abs, { gpuLayers, vocabOnly });
-      const threads = threadsOption ?? defaultThreads(nativeModel.facts().parameterCount);
+      const nativeModel = await native().loadModel(abs, { gpuLayers, vocabOnly }, cancel.flag);
+      const threads = threadsOption !== undefined ? usableThreads(threadsOption) : defaultThreads(nativeModel.facts().parameterCount);
       return new Model(nativeModel, abs, fileSize, threads, gpuLayers);
     } catch (e) {
       const err = toLmzipError(e);
       if (err.code === ErrorCode.MODEL_LOAD_FAILED)
         throw new LmzipError(err.code, `${err.message} (${abs})`, { cause: e });
       throw err;
+    } finally {
+      cancel.detach();
     }
   }
 
@@ -101,9 +125,14 @@ export class Model {
    * @example
    * const id = await model.fingerprint(); // '270cba1b…'
    */
-  fingerprint(): Promise<string> {
-    this.#fingerprint ??= fingerprintFile(this.facts.path);
-    return this.#fingerprint;
+  fingerprint(options: { signal?: AbortSignal } = {}): Promise<string> {
+    if (options.signal?.aborted) return Promise.reject(new LmzipError(ErrorCode.CANCELLED, 'the operation was cancelled'));
+    const computing = (this.#fingerprint ??= fingerprintFile(this.facts.path, process.env, options.signal));
+    // A cancelled hash is not remembered: the next call starts again.
+    computing.catch(() => {
+      if (this.#fingerprint === computing) this.#fingerprint = undefined;
+    });
+    return computing;
   }
 
   /**
@@ -173,10 +202,26 @@ export class Model {
 /**
  * Threads to use when the caller names none. Small models spend each step mostly in
  * synchronisation, and ggml's spinning thread barrier collapses when cores are shared
- * (measured: docs/benchmark.md), so models under 100M parameters use one thread;
- * larger ones use one per available core.
+ * (measured: docs/benchmark.md, docs/RELIABILITY.md), so models under 100M parameters
+ * use one thread; larger ones one per core that is free now (cores minus the load
+ * average). Whatever the count, each session measures it against one thread and uses
+ * the faster (native/threads.h).
+ *
+ * @example
+ * defaultThreads(135e6) // 2 on two idle cores, 1 while they are busy
  */
 export function defaultThreads(parameterCount: number): number {
   if (parameterCount < 100e6) return 1;
-  return Math.max(1, Math.min(availableParallelism(), 64));
+  return Math.max(1, Math.min(freeCores(), 64));
+}
+
+/** Cores not busy with other work right now: the cores lmzip may use, less the 1-minute load average. */
+export function freeCores(): number {
+  const [load] = loadavg();
+  return Math.max(1, Math.min(availableParallelism(), Math.round(availableParallelism() - load)));
+}
+
+/** More threads than cores can only wait on each other: a requested count is capped at the cores. */
+export function usableThreads(requested: number): number {
+  return Math.max(1, Math.min(requested, availableParallelism()));
 }

@@ -83,7 +83,8 @@ export interface NativeBackendInfo {
 }
 
 export interface NativeBinding {
-  loadModel(path: string, options: { gpuLayers: number; vocabOnly: boolean }): Promise<NativeModel>;
+  /** `cancel[0] = 1` stops a load between tensors (it rejects with CANCELLED). */
+  loadModel(path: string, options: { gpuLayers: number; vocabOnly: boolean }, cancel?: Int32Array): Promise<NativeModel>;
   backendInfo(): NativeBackendInfo;
 }
 

@@ -12,13 +12,12 @@
  * documented path is found, and a lost index is rebuilt by hashing the files.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { LmzipError } from '../errors.js';
 import type { HfFile } from './builtin.js';
-import type { ModelReference } from './references.js';
+import { decodeUriPart, type ModelReference } from './references.js';
 
 /** The cache folder for this environment (not created). */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -53,7 +52,7 @@ export function hfCachePath(cache: string, hf: HfFile): string {
 export function urlCachePath(cache: string, url: string): string {
   const u = new URL(url);
   const hash = createHash('sha256').update(url).digest('hex').slice(0, 12);
-  let base = decodeURIComponent(u.pathname.split('/').pop() || '') || 'model.gguf';
+  let base = decodeUriPart(u.pathname.split('/').pop() || '') || 'model.gguf';
   if (!base.toLowerCase().endsWith('.gguf')) base += '.gguf';
   return join(modelsDir(cache), 'url', safeSegment(u.host), hash, safeSegment(base));
 }
@@ -174,20 +173,6 @@ export async function removeFromIndex(cache: string, paths: string[]): Promise<v
 
 // ---------------------------------------------------------------------------
 // Files
-
-/** Hex SHA-256 of a whole file. */
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
-  for await (const chunk of stream) {
-    if (signal?.aborted) {
-      stream.destroy();
-      throw new LmzipError('CANCELLED', 'Cancelled while hashing the model file');
-    }
-    hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
-}
 
 export async function fileSize(path: string): Promise<number | undefined> {
   try {

@@ -9,11 +9,12 @@
  * hub's response before the CDN's.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LmzipError } from '../errors.js';
+import { hashInto, openRegularFile } from './files.js';
+import { refusedModelUrl } from './references.js';
 
 export interface DownloadRequest {
   /** First URL to fetch. */
@@ -54,7 +55,7 @@ export class DownloadError extends LmzipError {
   readonly retryable: boolean;
   readonly status?: number;
   constructor(
-    code: 'MODEL_UNAVAILABLE' | 'MODEL_HASH_MISMATCH' | 'CANCELLED' | 'IO_ERROR',
+    code: 'MODEL_UNAVAILABLE' | 'MODEL_HASH_MISMATCH' | 'MODEL_INVALID' | 'CANCELLED' | 'IO_ERROR',
     message: string,
     opts: { retryable?: boolean; status?: number; cause?: unknown } = {},
   ) {
@@ -143,10 +144,23 @@ async function sizeOf(path: string): Promise<number> {
 }
 
 async function hashExisting(hash: Hash, path: string, signal: AbortSignal | undefined): Promise<void> {
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+  const { handle, stat } = await openRegularFile(path);
+  try {
+    await hashInto(hash, handle, Number(stat.size), signal);
+  } catch (e) {
     if (signal?.aborted) throw new DownloadError('CANCELLED', 'Download cancelled');
-    hash.update(chunk as Buffer);
+    throw e;
+  } finally {
+    await handle.close();
   }
+}
+
+const GGUF_MAGIC = Buffer.from('GGUF', 'latin1');
+
+/** A download that is not a GGUF model (an HTML error page, say) never enters the cache. */
+function notGguf(start: Uint8Array): DownloadError {
+  const shown = JSON.stringify(Buffer.from(start.subarray(0, 16)).toString('latin1'));
+  return new DownloadError('MODEL_INVALID', `the server sent a file that is not a GGUF model (it starts with ${shown}); nothing was kept`);
 }
 
 interface HubInfo {
@@ -194,7 +208,16 @@ async function fetchFollowing(
     }
     if (response.status >= 300 && response.status < 400 && response.headers.get('location')) {
       await response.body?.cancel().catch(() => undefined);
-      url = new URL(response.headers.get('location') as string, url).href;
+      let next: URL;
+      try {
+        next = new URL(response.headers.get('location') as string, url);
+      } catch {
+        throw new DownloadError('MODEL_UNAVAILABLE', `the server at ${origin} redirected to an invalid URL`);
+      }
+      // A redirect passes the same policy as a URL given directly.
+      const refused = refusedModelUrl(next, new URL(url));
+      if (refused) throw new DownloadError('MODEL_UNAVAILABLE', `the server at ${origin} redirected to ${next.protocol}//${next.host}, which lmzip refuses: ${refused}`);
+      url = next.href;
       continue;
     }
     return { response, hub, finalUrl: url };
@@ -307,6 +330,7 @@ async function attempt(req: DownloadRequest, userSignal: AbortSignal | undefined
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         arm();
+        if (received === 0 && chunk.byteLength >= 4 && !Buffer.from(chunk.subarray(0, 4)).equals(GGUF_MAGIC)) throw notGguf(chunk);
         if (expectedSize !== undefined && received + chunk.byteLength > expectedSize) {
           throw mismatch(`the server sent more than the expected ${expectedSize} bytes`);
         }
@@ -337,13 +361,14 @@ async function attempt(req: DownloadRequest, userSignal: AbortSignal | undefined
     if (userSignal?.aborted) {
       throw new DownloadError('CANCELLED', 'Download cancelled; run the same command again to resume', { cause: e });
     }
-    if (e instanceof DownloadError && e.code === 'MODEL_HASH_MISMATCH') await discardPartial(partial);
+    if (e instanceof DownloadError && (e.code === 'MODEL_HASH_MISMATCH' || e.code === 'MODEL_INVALID')) await discardPartial(partial);
     if (e instanceof LmzipError) throw e;
     if (stall.signal.aborted) {
       throw new DownloadError('MODEL_UNAVAILABLE', `no data arrived for ${Math.round(stallMs / 1000)} s`, { retryable: true, cause: e });
     }
-    const code = (e as { code?: string })?.code;
-    if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
+    // A file-system error (no space, permissions, a file where a folder should be) will not
+    // go away by trying again.
+    if (typeof (e as NodeJS.ErrnoException)?.syscall === 'string' && (e as NodeJS.ErrnoException).path !== undefined) {
       throw new DownloadError('IO_ERROR', `cannot write ${partial}: ${(e as Error).message}`, { cause: e });
     }
     throw new DownloadError('MODEL_UNAVAILABLE', describeNetworkError(e, req.url), { retryable: true, cause: e });
@@ -377,6 +402,17 @@ async function finish(
   if (expectedSha !== undefined && sha !== expectedSha) {
     await discardPartial(partial);
     throw mismatch(`the downloaded file has SHA-256 ${sha}, but ${expectedSha} was expected`);
+  }
+  const head = Buffer.alloc(4);
+  const fh = await open(partial, 'r');
+  try {
+    await fh.read(head, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
+  if (!head.equals(GGUF_MAGIC)) {
+    await discardPartial(partial);
+    throw notGguf(head);
   }
   await rename(partial, req.dest);
   await rm(`${partial}.json`, { force: true });

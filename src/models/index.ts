@@ -19,11 +19,13 @@ import {
   cachePathFor,
   fileSize,
   fromIndexPath,
+  isInside,
   listCacheFiles,
   readIndex,
   recordInIndex,
 } from './cache.js';
 import { DownloadError, downloadFile } from './download.js';
+import { looksLikeGguf } from './files.js';
 import {
   type ModelReference,
   builtinNamesList,
@@ -162,7 +164,7 @@ export async function resolveModel(ref: string, options: ResolveOptions = {}): P
       return { path: dest, reference, sha256: entry.sha256, ...extra };
     }
     // Placed by hand, or the index was lost: check what can be checked.
-    const sha = await fingerprintFile(dest, env);
+    const sha = await fingerprintFile(dest, env, options.signal);
     if (pinnedSha === undefined || sha === pinnedSha) {
       await recordInIndex(cache, { path: dest, reference, sha256: sha, size, verified: pinnedSha !== undefined });
       return { path: dest, reference, sha256: sha, ...extra };
@@ -236,6 +238,14 @@ export async function resolveModel(ref: string, options: ResolveOptions = {}): P
  * A cached GGUF file whose SHA-256 is `want.sha256`, or undefined. Never downloads.
  * Looks in the index, then at the path the reference names (a local file or its
  * cache path), then hashes unindexed GGUF files under the cache (files placed by hand).
+ *
+ * The reference comes from a file's header, so it is untrusted: a path it names is
+ * only hashed when it is a regular file that starts like a GGUF (looksLikeGguf:
+ * opened without blocking, so /proc/kmsg, a FIFO or a device is skipped, never read),
+ * and hashing stops when `options.signal` aborts.
+ *
+ * @example
+ * const path = await findCachedModel({ sha256: header.modelSha256, reference: header.modelReference }, { signal });
  */
 export async function findCachedModel(
   want: { sha256: string; reference?: string },
@@ -261,9 +271,9 @@ export async function findCachedModel(
   const builtin = findBuiltinBySha256(sha);
   if (builtin) candidates.push(cachePathFor(cache, { kind: 'builtin', model: builtin, hf: builtin.source }) as string);
   for (const p of candidates) {
-    if ((await fileSize(p)) === undefined) continue;
-    if ((await fingerprintFile(p, env)) === sha) {
-      if (p.startsWith(cache)) {
+    if (!(await looksLikeGguf(p))) continue;
+    if ((await fingerprintFile(p, env, options.signal)) === sha) {
+      if (isInside(cache, p)) {
         await recordInIndex(cache, { path: p, ...(want.reference ? { reference: want.reference } : {}), sha256: sha, size: (await fileSize(p)) as number, verified: true }).catch(() => undefined);
       }
       return p;
@@ -272,8 +282,8 @@ export async function findCachedModel(
 
   const indexedFiles = new Set((await readIndex(cache)).map((m) => fromIndexPath(cache, m.file)));
   for (const f of await listCacheFiles(cache)) {
-    if (f.partial || indexedFiles.has(f.path)) continue;
-    const got = await fingerprintFile(f.path, env);
+    if (f.partial || indexedFiles.has(f.path) || !(await looksLikeGguf(f.path))) continue;
+    const got = await fingerprintFile(f.path, env, options.signal);
     await recordInIndex(cache, { path: f.path, sha256: got, size: f.size, verified: false }).catch(() => undefined);
     if (got === sha) return f.path;
   }

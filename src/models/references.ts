@@ -87,7 +87,9 @@ function hfFromUrl(url: URL, env: NodeJS.ProcessEnv): HfFile | undefined {
   const endpoints = new Set([DEFAULT_HF_ENDPOINT, hfEndpoint(env)]);
   const origin = `${url.protocol}//${url.host}`;
   if (!endpoints.has(origin) || (url.search !== '' && url.search !== '?download=true')) return undefined;
-  const parts = url.pathname.split('/').slice(1).map((p) => decodeURIComponent(p));
+  const decoded = url.pathname.split('/').slice(1).map(decodeUriPart);
+  if (decoded.some((p) => p === undefined)) return undefined;
+  const parts = decoded as string[];
   if (parts.length < 5 || parts[2] !== 'resolve') return undefined;
   const [owner, repo, , revision, ...rest] = parts as [string, string, string, string, ...string[]];
   const file = rest.join('/');
@@ -97,6 +99,32 @@ function hfFromUrl(url: URL, env: NodeJS.ProcessEnv): HfFile | undefined {
 
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * Why a model may not be fetched from `url`, or undefined when it may: only https,
+ * or plain http to this machine (tests, local mirrors); never a user name or
+ * password in the URL. A redirect (`from` set) must pass the same rule and may not
+ * step down from https to http. Used for URLs given directly and for every redirect.
+ *
+ * @example
+ * refusedModelUrl(new URL('data:,x'))   // 'only https:// URLs (or http:// to localhost) are allowed, not data:'
+ */
+export function refusedModelUrl(url: URL, from?: URL): string | undefined {
+  const local = url.protocol === 'http:' && isLoopback(url.hostname);
+  if (url.protocol !== 'https:' && !local) return `only https:// URLs (or http:// to localhost) are allowed, not ${url.protocol}`;
+  if (from?.protocol === 'https:' && url.protocol !== 'https:') return 'a redirect from https:// to http:// is a downgrade';
+  if (url.username || url.password) return 'a model URL may not carry a user name or password';
+  return undefined;
+}
+
+/** decodeURIComponent that gives undefined instead of throwing on a malformed escape. */
+export function decodeUriPart(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
 }
 
 function looksLikePath(ref: string): boolean {
@@ -139,10 +167,8 @@ export function parseModelReference(ref: string, options: ParseOptions = {}): Mo
     } catch {
       throw invalid(`Expected a valid URL but received "${text}"`);
     }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-      throw invalid(`Expected an https:// URL for a model but received "${text}" (plain http is allowed only to localhost)`);
-    }
-    if (url.username || url.password) throw invalid('Expected a model URL without a user name or password');
+    const refused = refusedModelUrl(url);
+    if (refused) throw invalid(`Expected an https:// URL for a model but received "${text}": ${refused}`);
     url.hash = '';
     const hf = hfFromUrl(url, env);
     if (hf) return { kind: 'hf', hf };

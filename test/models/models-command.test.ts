@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runModelsCommand } from '../../src/cli/models-command.js';
+import { runModelsCommand } from '../../src/cli/commands/models.js';
 import { STORIES as MODEL_PATH } from '../helpers.js';
 import { FakeHub } from './hub-server.js';
 

@@ -4,19 +4,22 @@
  * Returns the exit status: 0 ok, 1 error, 2 usage.
  */
 import { stat } from 'node:fs/promises';
-import { fingerprintFile } from '../fingerprint.js';
-import { toLmzipError } from '../errors.js';
-import { Model } from '../model.js';
-import { type BuiltinModel, builtinModels, DEFAULT_MODEL_NAME } from '../models/builtin.js';
-import { cachePathFor, fileSize, fromIndexPath, isInside, listCacheFiles, modelsDir, readIndex, removeCachedFile } from '../models/cache.js';
-import { cacheDir, resolveModel } from '../models/index.js';
-import { canonicalReference, parseModelReference } from '../models/references.js';
-import { ProgressBar, formatBytes } from './progress.js';
+import { ErrorCode, LmzipError, toLmzipError } from '../../errors.js';
+import { fingerprintFile } from '../../fingerprint.js';
+import { Model } from '../../model.js';
+import { type BuiltinModel, builtinModels, DEFAULT_MODEL_NAME } from '../../models/builtin.js';
+import { cachePathFor, fileSize, fromIndexPath, isInside, listCacheFiles, modelsDir, readIndex, removeCachedFile } from '../../models/cache.js';
+import { cacheDir, resolveModel } from '../../models/index.js';
+import { canonicalReference, parseModelReference } from '../../models/references.js';
+import { describeError, printable } from '../output.js';
+import { ProgressBar, formatBytes } from '../progress.js';
 
 export interface ModelsCommandIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Cancels a download or a hash (the CLI aborts it on SIGINT, SIGTERM, SIGHUP, SIGQUIT). */
+  signal?: AbortSignal;
 }
 
 const HELP = `Usage: lmzip models <command> [options]
@@ -70,8 +73,10 @@ function parseArgs(args: string[]): Parsed {
   return out;
 }
 
+/** Writes lines; anything unprintable in them (names from files, GGUF metadata) is escaped. */
 function write(stream: NodeJS.WritableStream, text: string): void {
-  stream.write(text.endsWith('\n') ? text : `${text}\n`);
+  const lines = text.replace(/\n$/, '').split('\n');
+  stream.write(`${lines.map(printable).join('\n')}\n`);
 }
 
 function table(rows: string[][]): string {
@@ -129,8 +134,8 @@ export async function runModelsCommand(args: string[], io: ModelsCommandIo): Pro
         return usage(`unknown command "${p.command}"`);
     }
   } catch (e) {
-    const err = toLmzipError(e);
-    write(io.stderr, `lmzip models: ${err.message}`);
+    // One line with the stable code, like every lmzip error.
+    write(io.stderr, `lmzip models: ${describeError(e)}`);
     return 1;
   }
 }
@@ -200,28 +205,21 @@ async function list(io: ModelsCommandIo, cache: string, json: boolean): Promise<
 async function pull(io: ModelsCommandIo, cache: string, ref: string, offline: boolean): Promise<number> {
   const tty = io.stderr as NodeJS.WriteStream;
   let bar: ProgressBar | undefined;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    const got = await resolveModel(ref, {
-      cacheDir: cache,
-      env: io.env,
-      offline,
-      signal: controller.signal,
-      onDownloadStart: ({ url }) => {
-        write(io.stderr, `Downloading ${ref} from ${url}`);
-        bar = new ProgressBar({ stream: tty, label: ref, unit: 'bytes' });
-      },
-      onProgress: (n, total) => bar?.update(n, total),
-    });
-    bar?.finish('verified');
-    const size = await fileSize(got.path);
-    write(io.stdout, `${got.reference}\n  path    ${got.path}\n  size    ${size !== undefined ? formatBytes(size) : '?'}\n  sha256  ${got.sha256 ?? '(not computed)'}`);
-    return 0;
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-  }
+  const got = await resolveModel(ref, {
+    cacheDir: cache,
+    env: io.env,
+    offline,
+    ...(io.signal ? { signal: io.signal } : {}),
+    onDownloadStart: ({ url }) => {
+      write(io.stderr, `Downloading ${printable(ref)} from ${printable(url)}`);
+      bar = new ProgressBar({ stream: tty, label: printable(ref), unit: 'bytes' });
+    },
+    onProgress: (n, total) => bar?.update(n, total),
+  });
+  bar?.finish('verified');
+  const size = await fileSize(got.path);
+  write(io.stdout, `${printable(got.reference)}\n  path    ${printable(got.path)}\n  size    ${size !== undefined ? formatBytes(size) : '?'}\n  sha256  ${got.sha256 ?? '(not computed)'}`);
+  return 0;
 }
 
 const FILE_TYPES: Record<string, string> = {
@@ -277,12 +275,12 @@ async function info(io: ModelsCommandIo, cache: string, ref: string, json: boole
   }
   const st = await stat(path).catch(() => undefined);
   if (!st?.isFile()) {
-    write(io.stderr, `lmzip models: model file not found: ${path}`);
+    write(io.stderr, `lmzip models: ${describeError(new LmzipError(ErrorCode.MODEL_NOT_FOUND, `model file not found: ${path}`))}`);
     return 1;
   }
-  const sha256 = await fingerprintFile(path, io.env);
+  const sha256 = await fingerprintFile(path, io.env, io.signal);
   // A full load (memory-mapped, cheap): vocabulary-only loads report no parameters or context length.
-  const model = await Model.load(path, { threads: 1 });
+  const model = await Model.load(path, { threads: 1, ...(io.signal ? { signal: io.signal } : {}) });
   try {
     const f = model.facts;
     // llama.cpp describes a model as "<arch> <size>[ (guessed)] <file type>", e.g. "llama ?B (guessed) all F32".
@@ -356,7 +354,7 @@ async function remove(io: ModelsCommandIo, cache: string, refs: string[]): Promi
       }
     }
     if (targets.size === 0) {
-      write(io.stderr, `lmzip models: nothing in the cache matches "${ref}" (see: lmzip models list)`);
+      write(io.stderr, `lmzip models: ${describeError(new LmzipError(ErrorCode.MODEL_NOT_FOUND, `nothing in the cache matches "${ref}" (see: lmzip models list)`))}`);
       status = 1;
       continue;
     }

@@ -1,0 +1,75 @@
+/**
+ * The gzip-like command: `lmzip [OPTION]... [FILE]...` compresses, decompresses (-d),
+ * tests (-t) or lists (-l) each FILE, or standard input to standard output. Returns
+ * the exit status: 0 ok, 1 when some file failed, 2 for a usage error.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { native, nativeBindingPath } from '../../native.js';
+import { HELP, parseArgs, UsageError, type CliOptions } from '../args.js';
+import { FileRun, type Io } from '../file-run.js';
+import { describeError, printable, StdoutError } from '../output.js';
+import type { Shutdown } from '../signals.js';
+import { compressFile, compressStdio } from './compress.js';
+import { decompressFile, decompressStdio } from './decompress.js';
+import { listFile } from './list.js';
+
+/**
+ * @example
+ * process.exitCode = await runFileCommand(['-d', 'notes.txt.lmz'], io, shutdown);
+ */
+export async function runFileCommand(argv: string[], io: Io, shutdown: Shutdown): Promise<number> {
+  let options: CliOptions;
+  try {
+    options = parseArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`lmzip: ${printable(e.message)}\nTry 'lmzip --help' for more information.\n`);
+    return 2;
+  }
+  if (options.help) {
+    io.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (options.version) {
+    io.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const run = new FileRun(options, io, shutdown.signal);
+  try {
+    let status = 0;
+    for (const file of options.files.length ? options.files : ['-']) {
+      try {
+        await runOne(run, file);
+      } catch (e) {
+        if (e instanceof StdoutError) shutdown.stdoutFailed(e); // standard output is gone: stop here
+        io.stderr.write(`lmzip: ${file === '-' ? '(stdin)' : printable(file)}: ${describeError(e)}\n`);
+        status = 1;
+      }
+    }
+    return status;
+  } finally {
+    run.dispose();
+  }
+}
+
+function runOne(run: FileRun, file: string): Promise<void> {
+  const mode = run.options.mode;
+  if (mode === 'list') return listFile(run, file);
+  if (file === '-') return mode === 'compress' ? compressStdio(run) : decompressStdio(run);
+  return mode === 'compress' ? compressFile(run, file) : decompressFile(run, file);
+}
+
+function version(): string {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  let nativeLine: string;
+  try {
+    const info = native().backendInfo();
+    nativeLine = `llama.cpp ${info.llamaCommit}\nbuild ${info.isa}${info.gpuOffload ? ' +gpu' : ''} (${nativeBindingPath})`;
+  } catch (e) {
+    nativeLine = `native addon: not loaded (${(e as Error).message})`;
+  }
+  return `lmzip ${pkg.version}\n${nativeLine}\nnode ${process.version}`;
+}

@@ -1,0 +1,86 @@
+/**
+ * Outputs over 4 GiB (issue 9, item 4, the CLI's part): the CLI streams to disk and
+ * sets no output limit of its own, so -d and -t decode a valid file of 4.125 GiB
+ * (the verify step builds its decoder the same way: FileRun.decompressOptions).
+ * Before, both stopped at 4 GiB with OUTPUT_TOO_LARGE — after --no-verify had
+ * already removed the input. The file is made here: a model-free .lmz of brotli
+ * chunks of zeros (a few KB on disk), its checksums computed without 4 GiB of work.
+ */
+import { brotliCompressSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ChunkMethod, MAX_CHUNK_SIZE } from '../../src/format/constants.js';
+import { crc32 } from '../../src/format/crc32.js';
+import { writeEndBlock, writeFrameHeader, writeModelFreeHeader } from '../../src/format/writer.js';
+import { CLI, tempDir } from '../helpers.js';
+
+const CHUNK = MAX_CHUNK_SIZE; // 16 MiB of zeros per chunk
+const CHUNKS_PER_FRAME = 4; // 64 MiB per frame, the format's limit
+const FRAMES = 66; // 4.125 GiB in all
+const TOTAL = CHUNK * CHUNKS_PER_FRAME * FRAMES;
+
+/** zlib's crc32_combine: the CRC of A‖B from crc(A), crc(B) and B's length. */
+function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  const times = (matrix: number[], vector: number) => {
+    let sum = 0;
+    for (let i = 0; vector; i++, vector >>>= 1) if (vector & 1) sum ^= matrix[i];
+    return sum >>> 0;
+  };
+  const square = (out: number[], matrix: number[]) => {
+    for (let n = 0; n < 32; n++) out[n] = times(matrix, matrix[n]);
+  };
+  const odd = [0xedb88320, ...Array.from({ length: 31 }, (_, n) => 2 ** n)];
+  const even: number[] = new Array(32);
+  square(even, odd);
+  square(odd, even);
+  let crc = crcA;
+  for (let len = lengthB; len > 0; ) {
+    square(even, odd);
+    if (len & 1) crc = times(even, crc);
+    len = Math.floor(len / 2);
+    if (len === 0) break;
+    square(odd, even);
+    if (len & 1) crc = times(odd, crc);
+    len = Math.floor(len / 2);
+  }
+  return (crc ^ crcB) >>> 0;
+}
+
+function bigFile(path: string): void {
+  const zeros = Buffer.alloc(CHUNK);
+  const payload = brotliCompressSync(zeros);
+  const chunkCrc = crc32(zeros);
+  const frame = writeFrameHeader(Array.from({ length: CHUNKS_PER_FRAME }, () => ({
+    method: ChunkMethod.Brotli, stripLeadingSpace: false, originalSize: CHUNK, tokenCount: 0, payloadSize: payload.length, crc32: chunkCrc,
+  })));
+  let content = 0;
+  for (let i = 0; i < FRAMES * CHUNKS_PER_FRAME; i++) content = crc32Combine(content, chunkCrc, CHUNK);
+  const parts = [writeModelFreeHeader()];
+  for (let f = 0; f < FRAMES; f++) parts.push(frame, ...Array.from({ length: CHUNKS_PER_FRAME }, () => payload));
+  parts.push(writeEndBlock({ totalSize: BigInt(TOTAL), frameCount: FRAMES, contentCrc32: content }));
+  writeFileSync(path, Buffer.concat(parts));
+}
+
+const dir = tempDir('lmzip-large-');
+afterAll(() => dir.cleanup());
+
+describe('outputs over 4 GiB', () => {
+  it('crc32Combine agrees with crc32 over the joined bytes (the checksum helper works)', () => {
+    const a = Buffer.from('Once upon a time'), b = Buffer.alloc(100_000, 7);
+    expect(crc32Combine(crc32(a), crc32(b), b.length)).toBe(crc32(Buffer.concat([a, b])));
+  });
+
+  it('-t and -d -c decode all 4.125 GiB (no OUTPUT_TOO_LARGE)', () => {
+    const file = join(dir.path, 'big.lmz');
+    bigFile(file);
+    const env = { ...process.env, LMZIP_CACHE_DIR: join(dir.path, 'cache'), LMZIP_OFFLINE: '1' };
+    const t = spawnSync(process.execPath, [CLI, '-t', '-v', file], { env, encoding: 'utf8', timeout: 600_000 });
+    expect(t.stderr).toBe(`${file}: OK\n`);
+    expect(t.status).toBe(0);
+    const d = spawnSync('bash', ['-c', `'${process.execPath}' '${CLI}' -d -c '${file}' | wc -c`], { env, encoding: 'utf8', timeout: 600_000 });
+    expect(d.stderr).toBe('');
+    expect(Number(d.stdout.trim())).toBe(TOTAL);
+  }, 1_200_000);
+});
