@@ -308,8 +308,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   static Napi::FunctionReference constructor;
   static Napi::Function Init(Napi::Env env) {
     Napi::Function f = DefineClass(env, "NativeSession",
-                                   {InstanceMethod("encode", &NativeSession::Encode),
-                                    InstanceMethod("encodeBlock", &NativeSession::EncodeBlock),
+                                   {InstanceMethod("encodeBlock", &NativeSession::EncodeBlock),
                                     InstanceMethod("decodeBlock", &NativeSession::DecodeBlock),
                                     InstanceMethod("decode", &NativeSession::Decode),
                                     InstanceMethod("evaluate", &NativeSession::Evaluate),
@@ -328,7 +327,6 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   }
 
  private:
-  Napi::Value Encode(const Napi::CallbackInfo& info);
   Napi::Value EncodeBlock(const Napi::CallbackInfo& info);
   Napi::Value DecodeBlock(const Napi::CallbackInfo& info);
   Napi::Value Decode(const Napi::CallbackInfo& info);
@@ -493,75 +491,6 @@ class DecodeBlockWorker : public PromiseWorker {
 Napi::Value NativeSession::DecodeBlock(const Napi::CallbackInfo& info) {
   auto s = acquire(info.Env());
   return queue<DecodeBlockWorker>(info, s, busy);
-}
-
-// Format v1: a payload per chunk (kept until the codec writes format v2).
-class EncodeWorker : public PromiseWorker {
- public:
-  EncodeWorker(const Napi::CallbackInfo& info, std::shared_ptr<lmzip::Session> s, std::shared_ptr<std::atomic<bool>> busy)
-      : PromiseWorker(info.Env(), info[5], info[4]), session_(std::move(s)), release_{std::move(busy)} {
-    data_ = copy_bytes(info[0]);
-    auto lengths = info[1].As<Napi::Uint32Array>();
-    lengths_.assign(lengths.Data(), lengths.Data() + lengths.ElementLength());
-    if (info[2].IsTypedArray()) allow_model_ = copy_bytes(info[2]);
-    if (!allow_model_.empty() && allow_model_.size() != lengths_.size())
-      throw coded_error(info.Env(), "INVALID_ARGUMENT", "encode: allowModel and chunk lengths differ in length");
-    measure_ideal_ = info[3].As<Napi::Boolean>().Value();
-  }
-
- protected:
-  void Run(const ExecutionProgress& progress) override {
-    std::vector<std::pair<const uint8_t*, size_t>> chunks;
-    size_t offset = 0;
-    for (uint32_t len : lengths_) {
-      if (offset + len > data_.size()) throw Error("INVALID_ARGUMENT", "chunk lengths exceed the data");
-      chunks.emplace_back(data_.data() + offset, len);
-      offset += len;
-    }
-    result_ = session_->encode(chunks, allow_model_, measure_ideal_, cancel_, progress_fn(progress));
-  }
-  Napi::Value Result(Napi::Env env) override {
-    const size_t n = result_.size();
-    auto model_coded = Napi::Uint8Array::New(env, n);
-    auto strip = Napi::Uint8Array::New(env, n);
-    auto token_counts = Napi::Uint32Array::New(env, n);
-    auto byte_coded = Napi::Uint32Array::New(env, n);
-    auto ideal = Napi::Float64Array::New(env, n);
-    auto table = Napi::Float64Array::New(env, n);
-    auto payloads = Napi::Array::New(env, n);
-    for (size_t i = 0; i < n; ++i) {
-      model_coded[i] = result_[i].model_coded;
-      strip[i] = result_[i].strip_leading_space;
-      token_counts[i] = result_[i].token_count;
-      byte_coded[i] = result_[i].byte_coded;
-      ideal[i] = result_[i].ideal_bits;
-      table[i] = result_[i].table_bits;
-      payloads.Set(uint32_t(i), to_uint8(env, result_[i].payload.data(), result_[i].payload.size()));
-    }
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("modelCoded", model_coded);
-    o.Set("stripLeadingSpace", strip);
-    o.Set("tokenCounts", token_counts);
-    o.Set("byteCoded", byte_coded);
-    o.Set("idealBits", ideal);
-    o.Set("tableBits", table);
-    o.Set("payloads", payloads);
-    return o;
-  }
-
- private:
-  std::shared_ptr<lmzip::Session> session_;
-  BusyRelease release_;
-  std::vector<uint8_t> data_;
-  std::vector<uint32_t> lengths_;
-  std::vector<uint8_t> allow_model_;
-  bool measure_ideal_ = false;
-  std::vector<lmzip::EncodedChunk> result_;
-};
-
-Napi::Value NativeSession::Encode(const Napi::CallbackInfo& info) {
-  auto s = acquire(info.Env());
-  return queue<EncodeWorker>(info, s, busy);
 }
 
 // Format v1: one payload per chunk, token counts from the file.

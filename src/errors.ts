@@ -63,6 +63,8 @@ export const ErrorCode = Object.freeze({
   SESSION_BUSY: 'SESSION_BUSY',
   SESSION_DISPOSED: 'SESSION_DISPOSED',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
+  /** The work would need more memory than allowed (a llama.cpp context over the memory limit). */
+  RESOURCE_LIMIT: 'RESOURCE_LIMIT',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

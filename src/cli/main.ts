@@ -16,8 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type { CompressStats } from '../codec.js';
 import { ErrorCode, LmzipError, toLmzipError } from '../errors.js';
-import { LmzReader } from '../format/reader.js';
-import type { FileHeader } from '../format/types.js';
+import { inspectStream, type ContainerInfo } from '../compress.js';
 import { Model } from '../model.js';
 import { defaultModelReference, resolveModel } from '../models/index.js';
 import { native, nativeBindingPath } from '../native.js';
@@ -306,46 +305,30 @@ class Cli {
   }
 
   async #list(path: string): Promise<void> {
-    const reader = new LmzReader();
-    let header: FileHeader | undefined;
-    const chunks = { model: 0, brotli: 0, stored: 0 };
-    const bytes = { model: 0, brotli: 0, stored: 0 };
-    let tokens = 0, frames = 0, compressed = 0, original = 0n;
     const source = path === '-' ? this.#io.stdin : createReadStream(path);
+    let info: ContainerInfo;
     try {
-      for await (const chunk of source) {
-        compressed += (chunk as Buffer).length;
-        for (const e of reader.push(chunk as Buffer)) {
-          if (e.type === 'header') header = e.header;
-          else if (e.type === 'frame') {
-            frames++;
-            for (const c of e.frame.chunks) {
-              const key = c.method === 1 ? 'model' : c.method === 2 ? 'brotli' : 'stored';
-              chunks[key]++;
-              bytes[key] += c.originalSize;
-              tokens += c.tokenCount;
-            }
-          } else original = e.end.totalSize;
-        }
-      }
-      reader.finish();
+      info = await inspectStream(source as AsyncIterable<Uint8Array>);
     } catch (e) {
       throw fsError(e, path, 'cannot read');
     }
-    const h = header!;
-    const n = Number(original);
-    const pct = (k: keyof typeof bytes) => (n ? ((100 * bytes[k]) / n).toFixed(1) : '0.0');
+    const n = info.originalSize;
+    const compressed = info.compressedSize;
+    const pct = (k: keyof typeof info.bytesByMethod) => (n ? ((100 * info.bytesByMethod[k]) / n).toFixed(1) : '0.0');
+    const h = info.members.find((m) => !m.header.modelFree)?.header ?? info.header;
+    const model = h.version === 2 ? { name: h.modelName, sha: `${h.modelHash} (first 8 bytes)` } : { name: h.modelReference, sha: h.modelSha256 };
+    const layout = info.members.map((m) => `v${m.version}: ${m.blocks} block(s)${m.indexed ? ', indexed' : ''}`);
     this.#io.stdout.write(
       `${path}\n` +
       `  compressed      ${compressed} bytes\n` +
       `  uncompressed    ${n} bytes\n` +
       `  ratio           ${compressed ? (n / compressed).toFixed(3) : '0'} (${n ? ((compressed * 8) / n).toFixed(3) : '0'} bits per byte)\n` +
-      `  model           ${h.modelReference || '(unnamed)'}\n` +
-      `  model sha256    ${h.modelSha256}\n` +
-      `  profile         ${h.profile}\n` +
+      `  model           ${h.modelFree ? '(none needed)' : model.name || '(unnamed)'}\n` +
+      (h.modelFree ? '' : `  model sha256    ${model.sha}\n  profile         ${h.profile}\n`) +
       `  lanes/ctx       ${h.lanes} lanes, window ${h.window}, overlap ${h.overlap}\n` +
-      `  frames          ${frames}, ${tokens} tokens\n` +
-      `  methods         model ${pct('model')}% (${chunks.model} chunks), brotli ${pct('brotli')}% (${chunks.brotli}), stored ${pct('stored')}% (${chunks.stored})\n`);
+      `  members         ${info.members.length} (${[...new Set(layout)].join('; ')})\n` +
+      `  blocks          ${info.blocks}${info.tokens ? `, ${info.tokens} tokens` : ''}\n` +
+      `  methods         model ${pct('model')}% (${info.chunks.model} chunks), brotli ${pct('brotli')}% (${info.chunks.brotli}), stored ${pct('stored')}% (${info.chunks.stored})\n`);
   }
 }
 
