@@ -152,7 +152,7 @@ const v2errors = [
   ['stream-longer.lmz', (() => { // one more byte at the end of the model stream, its size one larger
     const t = first;
     const table = [];
-    pushVarint(table, t.chunks.length + 1);
+    pushVarint(table, 2 * t.chunks.length + (t.last ? 1 : 0));
     for (const c of t.chunks) {
       pushVarint(table, c.originalSize * 8 + (c.stripLeadingSpace ? 4 : 0) + c.method);
       if (c.method === 2) pushVarint(table, c.payloadSize);
@@ -166,8 +166,15 @@ const v2errors = [
   ['model-free-model-chunk.lmz', edit(one, (b) => (b[ol.blocks[0].offset + 1] = (b[ol.blocks[0].offset + 1] & ~3) | 1)), 'CORRUPT_HEADER',
     'a model-coded chunk in a model-free member'],
   ['method-3.lmz', edit(s, (b) => (b[first.offset + 1] |= 3)), 'CORRUPT_HEADER', 'chunk method 3'],
-  ['too-many-chunks.lmz', Buffer.concat([s.subarray(0, first.offset), varint(4098), s.subarray(first.offset + varint(first.chunks.length + 1).length)]),
+  ['too-many-chunks.lmz', Buffer.concat([s.subarray(0, first.offset), varint(2 * 4097 + 1), s.subarray(first.offset + varint(2 * first.chunks.length + 1).length)]),
     'CORRUPT_HEADER', 'a block of 4097 chunks'],
+  ['last-dropped.lmz', (() => { // the final block left out, the index rebuilt: the new final block is not marked last
+    const kept = bl.blocks.slice(0, -1);
+    return Buffer.concat([blocksFile.subarray(0, bl.blocks.at(-1).offset),
+      writeEnd({ headerSize: bl.header.size, blocks: kept.map((b) => ({ originalSize: b.originalSize, compressedSize: b.encodedSize })) })]);
+  })(), 'CORRUPT_HEADER', 'a member that ends after a block not marked last (its index rebuilt)'],
+  ['not-last.lmz', edit(s, (b) => (b[first.offset] &= ~1)), 'CORRUPT_HEADER', 'the only block not marked last'],
+  ['zero-padded.lmz', Buffer.concat([s, Buffer.alloc(4)]), 'CORRUPT_HEADER', 'zero bytes after the member'],
   ['trailing-data.lmz', Buffer.concat([s, Buffer.from('x')]), 'CORRUPT_HEADER', 'bytes after the member that are not a member'],
   ['trailing-magic.lmz', Buffer.concat([s, s.subarray(0, 5)]), 'TRUNCATED', 'the start of another magic number at the end'],
   ['next-version-255.lmz', Buffer.concat([s, edit(s, (b) => (b[8] = 255))]), 'UNSUPPORTED_VERSION', 'a second member of an unknown version'],

@@ -154,9 +154,10 @@ export class BlockEncoder {
 
   /**
    * Compresses one block (at most blockSize bytes) that starts `originalOffset`
-   * bytes into its member; returns its bytes in file order.
+   * bytes into its member (`last`: the member's final block); returns its bytes in
+   * file order.
    */
-  async encode(data: Uint8Array, originalOffset: number, onTokens?: (fraction: number) => void): Promise<EncodedBlock> {
+  async encode(data: Uint8Array, originalOffset: number, last: boolean, onTokens?: (fraction: number) => void): Promise<EncodedBlock> {
     if (this.#disposed) throw new LmzipError(ErrorCode.SESSION_DISPOSED, 'this compressor has finished');
     if (data.length === 0 || data.length > this.#settings.blockSize) throw new Error('internal: block of the wrong size');
     const started = performance.now();
@@ -211,7 +212,7 @@ export class BlockEncoder {
           payloads.push(plain.payload);
         }
       });
-      return { chunks, bytes: writeBlock(chunks, e.modelCoded.some((m) => m) ? e.stream : new Uint8Array(0), payloads, crc) };
+      return { chunks, bytes: writeBlock(chunks, e.modelCoded.some((m) => m) ? e.stream : new Uint8Array(0), payloads, crc, last) };
     };
     const size = (b: { bytes: Buffer[] }) => b.bytes.reduce((n, x) => n + x.length, 0);
     let block = build(encoded, pieces);

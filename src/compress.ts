@@ -13,6 +13,7 @@ import { ChunkMethod } from './format/constants.js';
 import type { Model } from './model.js';
 import { openModel, type OpenedModel } from './model-source.js';
 import { findBuiltinBySha256 } from './models/builtin.js';
+import { parseModelReference } from './models/references.js';
 import { chooseSettings, chunkTarget } from './settings.js';
 import { booleanOption, bytesArgument, functionOption, integerOption, invalid, signalOption } from './validate.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from './format/v2/constants.js';
@@ -45,7 +46,7 @@ export interface CompressOptions extends CommonOptions {
   chunkSize?: number;
   /** Also compute the ideal code length (slower), reported by compressWithStats. */
   measureIdeal?: boolean;
-  /** The model name to record in the file (default: the built-in name, else the model's file name). */
+  /** How the model was named (a path, hf: reference or URL): recorded unless it is a local path, whose file name is recorded instead. */
   modelReference?: string;
   /** Record the model file's full path instead of its name (gzip's -N; the path tells readers where you keep files). */
   recordModelPath?: boolean;
@@ -90,18 +91,32 @@ export function validateDecompressOptions(options: DecompressOptions): void {
 }
 
 /**
- * The name a member records for its model: the caller's, the built-in name, the full
- * path when asked for, else the file name (never the folder unasked).
+ * The name a member records for its model: the built-in name; else the reference the
+ * caller gave when it is no local path (an hf: reference or URL, which `lmzip models
+ * pull` can fetch again); else the file name. A folder only when asked
+ * (recordModelPath, gzip's -N): a path tells every reader where its writer keeps files.
  */
 export async function recordedModelName(model: Model, options: Pick<CompressOptions, 'modelReference' | 'recordModelPath'>): Promise<string> {
-  if (options.modelReference !== undefined) return options.modelReference;
   if (options.recordModelPath) return model.facts.path;
-  return findBuiltinBySha256(await model.fingerprint())?.name ?? basename(model.facts.path);
+  const builtin = findBuiltinBySha256(await model.fingerprint());
+  if (builtin) return builtin.name;
+  const given = options.modelReference;
+  if (given !== undefined) {
+    let kind = 'path';
+    try {
+      kind = parseModelReference(given).kind;
+    } catch {
+      // not a reference lmzip can parse: recorded by its last path element below
+    }
+    if (kind !== 'path') return given;
+    return basename(given);
+  }
+  return basename(model.facts.path);
 }
 
 /** A MemberWriter for `input` of `inputSize` bytes (undefined: a stream of unknown size). */
 export async function createMemberWriter(opened: OpenedModel, options: CompressOptions, inputSize: number | undefined, cancel: CancelFlag,
-  resume?: { blocks: { originalSize: number; compressedSize: number }[] }): Promise<MemberWriter> {
+  resume?: { blocks: { originalSize: number; compressedSize: number }[]; complete: boolean }): Promise<MemberWriter> {
   const settings = await chooseSettings(opened.model, options, inputSize);
   return new MemberWriter(opened.model, settings, {
     modelName: await recordedModelName(opened.model, options), cancel, measureIdeal: options.measureIdeal ?? false,
@@ -129,7 +144,7 @@ export async function compressWithStats(data: Uint8Array | string, options: Comp
     for (let offset = 0; offset < input.length; offset += size) {
       const block = input.subarray(offset, offset + size);
       const bytesOut = blocks.reduce((n, b) => n + b.length, 0);
-      blocks.push(...(await writer.block(block, options.onProgress &&
+      blocks.push(...(await writer.block(block, offset + size >= input.length, options.onProgress &&
         ((f) => options.onProgress!({ bytesIn: offset + Math.round(f * block.length), bytesTotal: input.length, bytesOut })))).bytes);
     }
     // The header comes last here: a member that needs no model gets the short one.

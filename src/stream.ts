@@ -1,6 +1,7 @@
 /**
  * Transform streams shaped like node:zlib's. Memory stays bounded: the compressor
- * holds at most two blocks of input and output, the decompressor one block of
+ * holds at most two blocks of input and output (a block is coded once it is known
+ * whether it is the last), the decompressor one block of
  * compressed data plus its output. The decompressor has no output limit unless
  * maxOutputLength is given (it does not hold its output).
  */
@@ -60,7 +61,7 @@ export class CompressStream extends Transform {
     const o = this.#options;
     this.#opened = await openModel(o.model, { threads: o.threads, gpuLayers: o.gpuLayers });
     const resume = o.resume && o.resume.keepBytes > 0 ? o.resume : undefined;
-    this.#writer = await createMemberWriter(this.#opened, o, o.sizeHint, this.#cancel, resume && { blocks: resume.blocks });
+    this.#writer = await createMemberWriter(this.#opened, o, o.sizeHint, this.#cancel, resume && { blocks: resume.blocks, complete: resume.complete });
     if (resume) {
       this.#writer.resumeAfterHeader(resume.headerSize);
       this.#headerWritten = true;
@@ -85,7 +86,9 @@ export class CompressStream extends Transform {
     this.#ready ??= this.#start();
     await this.#ready;
     const w = this.#writer!;
-    while (this.#pendingBytes >= w.blockSize || (final && this.#pendingBytes > 0)) {
+    // A block is coded once a byte after it has arrived, or the input has ended: only
+    // then is it known whether it is the member's last.
+    while (this.#pendingBytes > w.blockSize || (final && this.#pendingBytes > 0)) {
       const all = Buffer.concat(this.#pending);
       const block = all.subarray(0, w.blockSize);
       const rest = all.subarray(block.length);
@@ -95,7 +98,8 @@ export class CompressStream extends Transform {
       if (this.#held) await this.#writeHeader(false);
       const before = this.#bytesIn;
       const onProgress = this.#options.onProgress;
-      const out = await w.block(block, onProgress && ((f) => onProgress({ bytesIn: before + Math.round(f * block.length), bytesTotal: this.#options.sizeHint, bytesOut: this.#bytesOut })));
+      const last = final && rest.length === 0;
+      const out = await w.block(block, last, onProgress && ((f) => onProgress({ bytesIn: before + Math.round(f * block.length), bytesTotal: this.#options.sizeHint, bytesOut: this.#bytesOut })));
       this.#bytesIn += block.length;
       if (this.#headerWritten) for (const b of out.bytes) this.#emit(b);
       else this.#held = out.bytes;
@@ -106,7 +110,7 @@ export class CompressStream extends Transform {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
     const blockSize = this.#writer?.blockSize ?? 0;
-    if (this.#writer && this.#pendingBytes < blockSize) return callback();
+    if (this.#writer && this.#pendingBytes <= blockSize) return callback();
     this.#compressBlocks(false).then(() => callback(), (e) => callback(toLmzipError(e)));
   }
 

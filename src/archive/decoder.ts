@@ -139,7 +139,9 @@ export class ArchiveDecoder {
     } catch (e) {
       throw e === NEED_MORE ? new LmzipError(ErrorCode.TRUNCATED, `the file is truncated inside ${where}`) : e;
     }
-    if (parsed.kind !== 'block' || parsed.table.encodedSize !== block.compressedSize || parsed.table.originalSize !== block.originalSize)
+    const isLast = member.blocks[member.blocks.length - 1] === block;
+    if (parsed.kind !== 'block' || parsed.table.encodedSize !== block.compressedSize || parsed.table.originalSize !== block.originalSize ||
+        parsed.table.last !== isLast)
       throw corruptHeader(`${where} does not match the seek index`);
     const t = parsed.table;
     let p = t.tableSize;

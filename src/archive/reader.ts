@@ -10,7 +10,7 @@ import { MAGIC } from '../format/constants.js';
 import { ByteQueue } from '../format/queue.js';
 import { LmzReader } from '../format/reader.js';
 import type { EndBlock, FileHeader, Frame } from '../format/types.js';
-import { parseBlockTable, parseIndex } from '../format/v2/block.js';
+import { checkBlockOrder, parseBlockTable, parseIndex } from '../format/v2/block.js';
 import { FORMAT_VERSION_2, MAX_CHUNKS_PER_BLOCK } from '../format/v2/constants.js';
 import { parseHeaderV2 } from '../format/v2/header.js';
 import type { BlockTable, BlockV2, HeaderV2, IndexV2 } from '../format/v2/types.js';
@@ -41,6 +41,7 @@ export class ArchiveReader {
   #table: BlockTable | undefined;
   #blocks: { originalSize: number; compressedSize: number }[] = [];
   #originalOffset = 0;
+  #lastSeen: boolean | undefined;
 
   /** Members that started so far. */
   get members(): number {
@@ -155,6 +156,7 @@ export class ArchiveReader {
     this.#header = header;
     this.#blocks = [];
     this.#originalOffset = 0;
+    this.#lastSeen = undefined;
     this.#state = 'v2-blocks';
     return { type: 'header', member: this.#member, offset: this.#memberStart, header };
   }
@@ -165,6 +167,7 @@ export class ArchiveReader {
       const where = `block ${this.#blocks.length} of member ${this.#member + 1}`;
       const parsed = this.#tryParse(MAX_TABLE_BYTES, (b) => parseBlockTable(new ByteCursor(b), h.blockSize, h.modelFree, where));
       if (!parsed) return undefined;
+      checkBlockOrder(this.#lastSeen, parsed.kind, where);
       if (parsed.kind === 'end') {
         if (!parsed.withIndex) {
           this.#queue.take(1);
@@ -174,6 +177,7 @@ export class ArchiveReader {
         return this.#readIndex();
       }
       this.#table = parsed.table;
+      this.#lastSeen = parsed.table.last;
     }
     const table = this.#table;
     if (this.#queue.length < table.encodedSize) return undefined;

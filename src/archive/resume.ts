@@ -30,9 +30,11 @@ export interface ResumePoint {
   blocks: IndexEntry[];
   /** Bytes of the kept header. */
   headerSize: number;
+  /** The kept blocks include the member's last: only its end is missing. */
+  complete: boolean;
 }
 
-const START_AFRESH: ResumePoint = { keepBytes: 0, inputOffset: 0, blocks: [], headerSize: 0 };
+const START_AFRESH: ResumePoint = { keepBytes: 0, inputOffset: 0, blocks: [], headerSize: 0, complete: false };
 
 /**
  * How much of `partial` (an interrupted compression of `input` with the same
@@ -72,7 +74,8 @@ async function keptBlocks(out: RandomAccessSource, input: RandomAccessSource, he
   const blocks: IndexEntry[] = [];
   let pos = header.length;
   let original = 0;
-  for (;;) {
+  let complete = false;
+  while (!complete) {
     const tableBytes = await out.read(pos, 1 << 16);
     let parsed;
     try {
@@ -83,12 +86,13 @@ async function keptBlocks(out: RandomAccessSource, input: RandomAccessSource, he
     if (parsed.kind !== 'block') break; // the member was complete: its end is written again
     const t = parsed.table;
     const expected = Math.min(blockSize, input.size - original);
-    if (t.originalSize !== expected || pos + t.encodedSize > out.size) break;
+    if (t.originalSize !== expected || t.last !== (original + expected === input.size) || pos + t.encodedSize > out.size) break;
     if (blockCrc(original, [await input.read(original, expected)]) !== t.blockCrc) break;
     blocks.push({ originalSize: t.originalSize, compressedSize: t.encodedSize });
     pos += t.encodedSize;
     original += t.originalSize;
+    complete = t.last;
   }
   if (blocks.length === 0) return START_AFRESH;
-  return { keepBytes: pos, inputOffset: original, blocks, headerSize: header.length };
+  return { keepBytes: pos, inputOffset: original, blocks, headerSize: header.length, complete };
 }

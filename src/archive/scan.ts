@@ -7,7 +7,7 @@
 import { ErrorCode, LmzipError } from '../errors.js';
 import { MAGIC } from '../format/constants.js';
 import { LmzReader } from '../format/reader.js';
-import { footerIndexStart, parseBlockTable, parseIndex } from '../format/v2/block.js';
+import { checkBlockOrder, footerIndexStart, parseBlockTable, parseIndex } from '../format/v2/block.js';
 import { FOOTER_SIZE, FORMAT_VERSION_2, MAX_CHUNKS_PER_BLOCK, MAX_HEADER_BODY } from '../format/v2/constants.js';
 import { parseHeaderV2 } from '../format/v2/header.js';
 import type { IndexV2 } from '../format/v2/types.js';
@@ -116,9 +116,11 @@ async function memberV2(source: RandomAccessSource, offset: number): Promise<Mem
   let pos = offset + header.size;
   let original = 0;
   let indexed = false;
+  let last: boolean | undefined;
   for (;;) {
     const where = `block ${blocks.length} of the member at byte ${offset}`;
     const parsed = await parseAt(source, pos, MAX_TABLE_BYTES, where, (b) => parseBlockTable(new ByteCursor(b), header.blockSize, header.modelFree, where));
+    checkBlockOrder(last, parsed.kind, where);
     if (parsed.kind === 'end') {
       if (!parsed.withIndex) {
         pos += 1;
@@ -131,6 +133,7 @@ async function memberV2(source: RandomAccessSource, offset: number): Promise<Mem
       break;
     }
     const t = parsed.table;
+    last = t.last;
     if (pos + t.encodedSize > source.size) throw truncated(where);
     blocks.push({ offset: pos, compressedSize: t.encodedSize, originalOffset: 0, memberOffset: original, originalSize: t.originalSize });
     original += t.originalSize;

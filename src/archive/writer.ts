@@ -24,8 +24,8 @@ export interface MemberWriterOptions {
   memoryLimit: number;
   /** Write a seek index: always, never, or (default) when the member has two or more blocks. */
   index?: 'auto' | 'always' | 'never';
-  /** Continue a member whose header and these blocks are already written (resume.ts). */
-  resume?: { blocks: IndexEntry[] };
+  /** Continue a member whose header and these blocks are already written (resume.ts); `complete`: the last among them. */
+  resume?: { blocks: IndexEntry[]; complete: boolean };
 }
 
 export class MemberWriter {
@@ -37,6 +37,7 @@ export class MemberWriter {
   #originalOffset: number;
   #anyModel = false;
   #headerSize = 0;
+  #ended: boolean;
 
   constructor(model: Model, settings: CodecSettings, options: MemberWriterOptions) {
     this.#model = model;
@@ -47,6 +48,7 @@ export class MemberWriter {
     this.#originalOffset = this.#blocks.reduce((n, b) => n + b.originalSize, 0);
     // A resumed member has more than one block, so its header was the full one.
     this.#anyModel = this.#blocks.length > 0;
+    this.#ended = options.resume?.complete ?? false;
   }
 
   get stats(): CompressStats {
@@ -94,17 +96,24 @@ export class MemberWriter {
     return this.#blocks.length <= 1 && !this.#anyModel;
   }
 
-  /** Compresses the next block: exactly blockSize bytes, or fewer for the member's last. */
-  async block(data: Uint8Array, onTokens?: (fraction: number) => void): Promise<EncodedBlock> {
-    const block = await this.#encoder.encode(data, this.#originalOffset, onTokens);
+  /**
+   * Compresses the next block: exactly blockSize bytes, or fewer for the member's
+   * last; `last` marks the final one (every member with blocks has one).
+   */
+  async block(data: Uint8Array, last: boolean, onTokens?: (fraction: number) => void): Promise<EncodedBlock> {
+    if (this.#ended) throw new Error('internal: a block after the last one');
+    if (!last && data.length !== this.settings.blockSize) throw new Error('internal: only the last block may be short');
+    const block = await this.#encoder.encode(data, this.#originalOffset, last, onTokens);
+    this.#ended = last;
     this.#originalOffset += data.length;
     this.#anyModel ||= block.usesModel;
     this.#blocks.push({ originalSize: block.originalSize, compressedSize: block.compressedSize });
     return block;
   }
 
-  /** The end of the member (and its index), after header() and every block. */
+  /** The end of the member (and its index), after header() and every block, the last marked so. */
   end(): Buffer {
+    if (this.#blocks.length > 0 && !this.#ended) throw new Error('internal: the member ends without its last block');
     const policy = this.#options.index ?? 'auto';
     const indexed = policy === 'always' || (policy === 'auto' && this.#blocks.length >= 2);
     if (indexed && this.#headerSize === 0) throw new Error('internal: end() before header()');

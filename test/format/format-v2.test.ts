@@ -45,7 +45,7 @@ function member(data: Buffer, blockSize: number, options: { index?: boolean; bro
     const chunk: ChunkEntryV2 = packed
       ? { method: ChunkMethod.Brotli, stripLeadingSpace: false, originalSize: piece.length, payloadSize: packed.length }
       : { method: ChunkMethod.Stored, stripLeadingSpace: false, originalSize: piece.length, payloadSize: piece.length };
-    const bytes = writeBlock([chunk], new Uint8Array(0), [packed ?? piece], blockCrc(off, [piece]));
+    const bytes = writeBlock([chunk], new Uint8Array(0), [packed ?? piece], blockCrc(off, [piece]), off + blockSize >= data.length);
     parts.push(...bytes);
     blocks.push({ originalSize: piece.length, compressedSize: bytes.reduce((n, b) => n + b.length, 0) });
   }
@@ -170,6 +170,17 @@ describe('members, blocks and the index', () => {
     }
   });
 
+  it('buffers a 16 MiB block fed in 64 KiB pieces in linear time', () => {
+    const file = member(Buffer.alloc(1 << 24, 0x5a), 1 << 24);
+    const reader = new ArchiveReader();
+    const t0 = performance.now();
+    let blocks = 0;
+    for (let i = 0; i < file.length; i += 1 << 16) blocks += reader.push(file.subarray(i, i + (1 << 16))).filter((e) => e.type === 'block').length;
+    reader.finish();
+    expect(blocks).toBe(1);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
   it('the walk from the end and the forward scan find the same blocks', async () => {
     const indexed = Buffer.concat([member(data, 1024, { index: true }), member(randomBytes(3000, 6), 1024, { index: true })]);
     const plain = Buffer.concat([member(data, 1024), member(randomBytes(3000, 6), 1024)]);
@@ -229,15 +240,20 @@ describe('members, blocks and the index', () => {
     }
   });
 
-  it('a moved or repeated block fails its checksum (its offset is in the CRC)', async () => {
+  it('a moved, repeated or missing block is found (its offset is in the CRC, the last is marked)', async () => {
     const a = randomBytes(1024, 12);
     const file = member(Buffer.concat([a, a]), 1024);
     expect((await decompress(file)).length).toBe(2048);
     // Both blocks hold the same bytes: swapping their encodings must still be caught.
     const header = writeHeaderV2({ modelFree: true, blockSize: 1024 });
     const chunk: ChunkEntryV2 = { method: ChunkMethod.Stored, stripLeadingSpace: false, originalSize: 1024, payloadSize: 1024 };
-    const block0 = Buffer.concat(writeBlock([chunk], new Uint8Array(0), [a], blockCrc(0, [a])));
-    await expect(decompress(Buffer.concat([header, block0, block0, writeEnd(undefined)]))).rejects.toMatchObject({ code: 'CHECKSUM_MISMATCH' });
+    const block0 = Buffer.concat(writeBlock([chunk], new Uint8Array(0), [a], blockCrc(0, [a]), false));
+    const last0 = Buffer.concat(writeBlock([chunk], new Uint8Array(0), [a], blockCrc(0, [a]), true));
+    await expect(decompress(Buffer.concat([header, block0, last0, writeEnd(undefined)]))).rejects.toMatchObject({ code: 'CHECKSUM_MISMATCH' });
+    // The final block left out, or a block after the last: the tags tell.
+    await expect(decompress(Buffer.concat([header, block0, writeEnd(undefined)]))).rejects.toMatchObject({ code: 'CORRUPT_HEADER' });
+    await expect(decompress(Buffer.concat([header, last0, last0, writeEnd(undefined)]))).rejects.toMatchObject({ code: 'CORRUPT_HEADER' });
+    expect(await decompress(Buffer.concat([header, writeEnd(undefined)]))).toHaveLength(0); // a member of no blocks
   });
 });
 

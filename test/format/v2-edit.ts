@@ -21,6 +21,8 @@ export interface EditChunk {
 }
 export interface EditBlock {
   chunks: EditChunk[];
+  /** Marked as the member's last block. */
+  last: boolean;
   /** The stream size recorded (undefined: none recorded, as for a block without model chunks). */
   streamSize: number | undefined;
   crc: number;
@@ -47,7 +49,11 @@ export interface EditMember {
   index: boolean;
 }
 
-/** The members of a file of well-formed version-2 members. */
+/**
+ * The members of a file of well-formed version-2 members. (putTogether writes each
+ * block's `last` flag as it is: a test that drops or moves blocks decides whether to
+ * mark the new final one, see markLast.)
+ */
 export function takeApart(file: Buffer): EditMember[] {
   const members: EditMember[] = [];
   let pos = 0;
@@ -69,7 +75,7 @@ export function takeApart(file: Buffer): EditMember[] {
         break;
       }
       const t = parsed.table;
-      blocks.push({ chunks: t.chunks.map((x) => ({ method: x.method, strip: x.stripLeadingSpace, size: x.originalSize, payloadSize: x.payloadSize })),
+      blocks.push({ chunks: t.chunks.map((x) => ({ method: x.method, strip: x.stripLeadingSpace, size: x.originalSize, payloadSize: x.payloadSize })), last: t.last,
         streamSize: t.chunks.some((x) => x.method === 1) ? t.streamSize : undefined, crc: t.blockCrc,
         body: file.subarray(p + t.tableSize, p + t.encodedSize) });
       p += t.encodedSize;
@@ -105,7 +111,7 @@ export function headerBytes(h: EditHeader): Buffer {
 
 export function blockBytes(b: EditBlock): Buffer {
   const table: number[] = [];
-  pushVarint(table, b.chunks.length + 1);
+  pushVarint(table, 2 * b.chunks.length + (b.last ? 1 : 0));
   for (const c of b.chunks) {
     pushVarint(table, c.size * 8 + (c.strip ? 4 : 0) + c.method);
     if (c.method === 2) pushVarint(table, c.payloadSize);
@@ -143,3 +149,9 @@ export function putTogether(members: EditMember[]): Buffer {
   return Buffer.concat(out);
 }
 
+
+/** Marks the final block of each member as last and the others not (what a writer would do). */
+export function markLast(members: EditMember[]): EditMember[] {
+  for (const m of members) m.blocks = m.blocks.map((b, i) => ({ ...b, last: i === m.blocks.length - 1 }));
+  return members;
+}

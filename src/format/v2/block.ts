@@ -20,10 +20,15 @@ export function blockCrc(offset: number, pieces: Iterable<Uint8Array>): number {
   return crc;
 }
 
+/** The tag that starts a block of `chunks` chunks; `last` marks the member's final block. */
+export function blockTag(chunks: number, last: boolean): number {
+  return 2 * chunks + (last ? 1 : 0);
+}
+
 /** A block's bytes, in file order: table, model stream, then the other chunks' payloads. */
-export function writeBlock(chunks: ChunkEntryV2[], stream: Uint8Array, payloads: Uint8Array[], crc: number): Buffer[] {
+export function writeBlock(chunks: ChunkEntryV2[], stream: Uint8Array, payloads: Uint8Array[], crc: number, last: boolean): Buffer[] {
   const table: number[] = [];
-  pushVarint(table, chunks.length + 1);
+  pushVarint(table, blockTag(chunks.length, last));
   for (const c of chunks) {
     pushVarint(table, c.originalSize * 8 + (c.stripLeadingSpace ? 4 : 0) + c.method);
     if (c.method === ChunkMethod.Brotli) pushVarint(table, c.payloadSize);
@@ -42,7 +47,8 @@ export function writeBlock(chunks: ChunkEntryV2[], stream: Uint8Array, payloads:
 
 /**
  * Parses the block tag at the cursor: a block's table (the payloads follow it), or
- * the end of the member. Throws NEED_MORE while incomplete, CORRUPT_HEADER when a
+ * the end of the member. (Whether a block may be last, or the end may come, is the
+ * caller's to check: checkBlockOrder.) Throws NEED_MORE while incomplete, CORRUPT_HEADER when a
  * limit is broken; `blockSize` and `modelFree` come from the member header.
  */
 export function parseBlockTable(c: ByteCursor, blockSize: number, modelFree: boolean, where: string):
@@ -50,7 +56,8 @@ export function parseBlockTable(c: ByteCursor, blockSize: number, modelFree: boo
   const start = c.pos;
   const tag = c.varint(`${where}: block tag`);
   if (tag === END_WITHOUT_INDEX || tag === END_WITH_INDEX) return { kind: 'end', withIndex: tag === END_WITH_INDEX };
-  const count = tag - 1;
+  const count = Math.floor(tag / 2);
+  const last = tag % 2 === 1;
   if (count > MAX_CHUNKS_PER_BLOCK) throw corruptHeader(`${where} has ${count} chunks (at most ${MAX_CHUNKS_PER_BLOCK})`);
   const chunks: ChunkEntryV2[] = [];
   let originalSize = 0;
@@ -84,7 +91,7 @@ export function parseBlockTable(c: ByteCursor, blockSize: number, modelFree: boo
   }
   const blockCrc = c.u32();
   const tableSize = c.pos - start;
-  return { kind: 'block', table: { chunks, streamSize, blockCrc, originalSize, tableSize, encodedSize: tableSize + streamSize + payloads } };
+  return { kind: 'block', table: { chunks, streamSize, blockCrc, originalSize, tableSize, encodedSize: tableSize + streamSize + payloads, last } };
 }
 
 /** The end of a member: tag 0 alone, or tag 1, the seek index and the footer. */
@@ -140,4 +147,13 @@ export function footerIndexStart(tail: Uint8Array, tailEndOffset: number): numbe
   const indexSize = (f[0] | (f[1] << 8) | (f[2] << 16) | (f[3] << 24)) >>> 0;
   const start = tailEndOffset - FOOTER_SIZE - indexSize;
   return start >= 0 ? start : undefined;
+}
+
+/**
+ * The order rule of docs/FORMAT.md: a member's last block, and only it, is marked
+ * last, and the end follows it (or the header, when the member has no block).
+ */
+export function checkBlockOrder(previousWasLast: boolean | undefined, next: 'block' | 'end', where: string): void {
+  if (next === 'block' && previousWasLast) throw corruptHeader(`${where} follows the block marked last`);
+  if (next === 'end' && previousWasLast === false) throw corruptHeader(`${where}: the member ends after a block not marked last`);
 }

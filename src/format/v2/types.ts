@@ -44,6 +44,8 @@ export interface BlockTable {
   tableSize: number;
   /** Bytes of the whole block in the file. */
   encodedSize: number;
+  /** The member's final block (its tag says so). */
+  last: boolean;
 }
 
 export interface BlockV2 {
