@@ -139,7 +139,7 @@ const v2errors = [
   ['lanes-0.lmz', withHeader(s, (h) => (h.lanes = 0)), 'CORRUPT_HEADER', 'lanes = 0'],
   ['window-over-block.lmz', withHeader(s, (h) => (h.window = h.blockSize + 2)), 'CORRUPT_HEADER', 'a window longer than a block can use'],
   ['overlap.lmz', withHeader(s, (h) => (h.overlap = h.window - 1)), 'CORRUPT_HEADER', 'overlap = window - 1'],
-  ['block-size.lmz', withHeader(s, (h) => (h.blockSize = 512)), 'CORRUPT_HEADER', 'a block size under 1024'],
+  ['block-size.lmz', withHeader(s, (h) => (h.blockSize = 0)), 'CORRUPT_HEADER', 'a block size of 0 KiB'],
   ['other-model.lmz', withHeader(s, (h) => (h.modelSha256 = 'ff' + h.modelSha256.slice(2))), 'MODEL_MISMATCH', 'model_hash of another model'],
   ['other-profile.lmz', withHeader(s, (h) => (h.profile = h.profile.replace(/isa=[^;]*/, 'isa=x86_64-avx512'))), 'PROFILE_MISMATCH', 'a profile from another build'],
   ['huge-context.lmz', withHeader(s, (h) => { h.blockSize = 1 << 26; h.lanes = 256; h.window = 1 << 20; }), 'RESOURCE_LIMIT',

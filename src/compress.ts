@@ -40,9 +40,9 @@ export interface CompressOptions extends CommonOptions {
   window?: number;
   /** Tokens carried over when a lane's window is full (default window/2). */
   overlap?: number;
-  /** Original bytes per block, the unit of random access and resumption (default 1 MiB). Recorded in the file. */
+  /** Original bytes per block, a multiple of 1024: the unit of random access and resumption (default 1 MiB). Recorded in the file. */
   blockSize?: number;
-  /** Target chunk size in bytes (default: each block split evenly over the lanes, at least 4 KiB). */
+  /** Target chunk size in bytes (default: each block split evenly over the lanes, at least 16 KiB). */
   chunkSize?: number;
   /** Also compute the ideal code length (slower), reported by compressWithStats. */
   measureIdeal?: boolean;
@@ -67,7 +67,8 @@ export function validateCompressOptions(options: CompressOptions): void {
   integerOption('lanes', options.lanes, 1, 256);
   integerOption('window', options.window, 8, 1 << 20);
   integerOption('overlap', options.overlap, 0, 1 << 20);
-  integerOption('blockSize', options.blockSize, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
+  if (integerOption('blockSize', options.blockSize, MIN_BLOCK_SIZE, MAX_BLOCK_SIZE) !== undefined && options.blockSize! % 1024 !== 0)
+    throw invalid('blockSize', `a multiple of 1024 from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}`, options.blockSize);
   integerOption('chunkSize', options.chunkSize, 64, 1 << 24);
   integerOption('threads', options.threads, 1, 1024);
   integerOption('gpuLayers', options.gpuLayers, -1, 100000);

@@ -93,7 +93,7 @@ function footerAt(file: Buffer, at: number): number {
 
 export function headerBytes(h: EditHeader): Buffer {
   const body: number[] = [];
-  pushVarint(body, h.blockSize);
+  pushVarint(body, Math.floor(h.blockSize / 1024));
   if (!(h.flags & 1)) {
     body.push(...h.hash);
     pushVarint(body, h.name.length);

@@ -23,7 +23,11 @@ const PROFILE_TABLE: readonly { key: string; values: readonly string[] }[] = [
 const LITERAL_KEY = /^[a-z0-9_]{1,32}$/;
 const LITERAL_VALUE = /^[\x21-\x3a\x3c\x3e-\x7e]{1,255}$/; // printable ASCII without ';' and '='
 
-/** The profile's header bytes. Throws a plain Error for text the format cannot hold (a build defect). */
+/**
+ * The profile's header bytes: per entry one byte, key id in the high nibble and value
+ * id in the low one, 0 meaning that a literal (u8 length, then the text) follows.
+ * Throws a plain Error for text the format cannot hold (a build defect).
+ */
 export function encodeProfile(profile: string): number[] {
   const out: number[] = [];
   if (profile === '') return out;
@@ -33,11 +37,10 @@ export function encodeProfile(profile: string): number[] {
     const value = pair.slice(eq + 1);
     if (eq < 0 || !LITERAL_KEY.test(key) || !LITERAL_VALUE.test(value)) throw new Error(`internal: profile entry "${pair}" cannot be recorded`);
     const k = PROFILE_TABLE.findIndex((e) => e.key === key);
-    if (k >= 0) out.push(k + 1);
-    else out.push(0, key.length, ...Buffer.from(key, 'latin1'));
     const v = k >= 0 ? PROFILE_TABLE[k].values.indexOf(value) : -1;
-    if (v >= 0) out.push(v + 1);
-    else out.push(0, value.length, ...Buffer.from(value, 'latin1'));
+    out.push((k + 1) * 16 + (v + 1));
+    if (k < 0) out.push(key.length, ...Buffer.from(key, 'latin1'));
+    if (v < 0) out.push(value.length, ...Buffer.from(value, 'latin1'));
   }
   if (out.length > MAX_PROFILE_BYTES) throw new Error('internal: numeric profile too long');
   return out;
@@ -47,7 +50,7 @@ export function encodeProfile(profile: string): number[] {
 export function decodeProfile(bytes: Uint8Array): string {
   const c = new ByteCursor(bytes);
   const literal = (what: string, max: number, pattern: RegExp) => {
-    const n = c.u8();
+    const n = c.left > 0 ? c.u8() : 0;
     if (n < 1 || n > max || n > c.left) throw corruptHeader(`a profile ${what} of ${n} bytes`);
     const text = Buffer.from(c.take(n)).toString('latin1');
     if (!pattern.test(text)) throw corruptHeader(`a profile ${what} with characters it may not hold`);
@@ -56,16 +59,17 @@ export function decodeProfile(bytes: Uint8Array): string {
   const seen = new Set<string>();
   const pairs: string[] = [];
   while (c.left > 0) {
-    const keyId = c.u8();
+    const entry = c.u8();
+    const keyId = entry >> 4;
+    const valueId = entry & 15;
     let key: string;
     if (keyId === 0) {
+      if (valueId !== 0) throw corruptHeader('a literal profile key with an enumerated value');
       key = literal('key', 32, LITERAL_KEY);
       if (PROFILE_TABLE.some((e) => e.key === key)) throw corruptHeader(`profile key ${key} written literally`);
     } else key = PROFILE_TABLE[keyId - 1]?.key ?? `#${keyId}`;
     if (seen.has(key)) throw corruptHeader(`profile key ${key} appears twice`);
     seen.add(key);
-    if (c.left < 1) throw corruptHeader('a profile key without a value');
-    const valueId = c.u8();
     const value = valueId === 0 ? literal('value', 255, LITERAL_VALUE) : (PROFILE_TABLE[keyId - 1]?.values[valueId - 1] ?? `#${valueId}`);
     pairs.push(`${key}=${value}`);
   }
@@ -91,7 +95,8 @@ export interface HeaderFieldsV2 {
 /** The header bytes of a version-2 member. */
 export function writeHeaderV2(h: HeaderFieldsV2): Buffer {
   const body: number[] = [];
-  pushVarint(body, h.blockSize);
+  if (h.blockSize % 1024 !== 0) throw new Error('internal: a block size that is not a multiple of 1024');
+  pushVarint(body, h.blockSize / 1024);
   let flags = 0;
   if (h.modelFree) flags |= FLAG_MODEL_FREE;
   else {
@@ -141,7 +146,7 @@ export function parseHeaderV2(bytes: Uint8Array): HeaderV2 {
       throw corruptHeader('the header body ends inside a field');
     }
   };
-  const blockSize = field(() => b.varint('block size'));
+  const blockSize = field(() => b.varint('block size')) * 1024;
   if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE) throw corruptHeader(`block size ${blockSize} is out of range`);
   const header: HeaderV2 = {
     version: 2, modelFree: (flags & FLAG_MODEL_FREE) !== 0, blockSize, modelHash: '', modelName: '', lanes: 1, window: MIN_WINDOW,
