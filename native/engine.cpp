@@ -17,8 +17,9 @@ bool cancelled(const std::atomic<int32_t>* flag) { return flag && flag->load(std
 // smaller without the model.
 bool worth_modelling(const TokenPlan& plan, size_t size) { return plan.ok && plan.byte_coded * 2 <= size; }
 
-// Sizes come from the file: reserve a bounded amount and let real data grow it.
-constexpr size_t kMaxReserve = size_t(1) << 20;
+// Sizes come from the file: reserve a bounded amount per chunk (a block may hold 4096
+// chunks) and let real data grow it.
+constexpr size_t kMaxReserve = size_t(1) << 16;
 
 // n_batch as docs/FORMAT.md specifies it: room for every lane's restart at once.
 uint32_t batch_size(const SessionParams& p) {

@@ -4,7 +4,8 @@
 //
 //   npx tsx scripts/measure-random-access.ts [GiB] [DIR]    default 1 GiB in /tmp/lmzip-ra
 //
-// The file is written with the format's own writers (src/format/v2) in 1 MiB blocks:
+// The file is written with the format's own writers (src/format/v2) in blocks of the
+// default size (256 KiB):
 // every other block random bytes (stored), the rest text-like bytes packed with
 // brotli. (compress() would make the same kind of file, but spends about an hour of
 // CPU on brotli quality 11 and tokenization for 1 GiB on these cores.) Every read is
@@ -18,11 +19,12 @@ import { ChunkMethod } from '../src/format/constants.js';
 import { blockCrc, writeBlock, writeEnd } from '../src/format/v2/block.js';
 import { writeHeaderV2 } from '../src/format/v2/header.js';
 import { createDecompressStream, open } from '../src/index.js';
+import { DEFAULT_BLOCK_SIZE } from '../src/settings.js';
 import { prng } from '../test/prng.js';
 
 const GiB = Number(process.argv[2] ?? 1);
 const dir = process.argv[3] ?? '/tmp/lmzip-ra';
-const BLOCK = 1 << 20;
+const BLOCK = DEFAULT_BLOCK_SIZE;
 const blocks = Math.round((GiB * 1024 ** 3) / BLOCK);
 const words = 'the a little girl named lily liked to play in park with her red ball one day rolled into pond was sad big duck swam'.split(' ');
 

@@ -40,7 +40,7 @@ export interface CompressOptions extends CommonOptions {
   window?: number;
   /** Tokens carried over when a lane's window is full (default window/2). */
   overlap?: number;
-  /** Original bytes per block, a multiple of 1024: the unit of random access and resumption (default 1 MiB). Recorded in the file. */
+  /** Original bytes per block, a multiple of 1024: the unit of random access and resumption (default 256 KiB). Recorded in the file. */
   blockSize?: number;
   /** Target chunk size in bytes (default: each block split evenly over the lanes, at least 16 KiB). */
   chunkSize?: number;

@@ -93,7 +93,7 @@ describe('the member header', () => {
     expect(code(() => decodeProfile(Uint8Array.of(0x01, 1, 0x61)))).toBe('CORRUPT_HEADER'); // a literal key with an enumerated value
   });
 
-  const fields = { modelFree: false, blockSize: 1 << 20, modelSha256: '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d',
+  const fields = { modelFree: false, blockSize: 256 * 1024, modelSha256: '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d',
     modelName: 'stories260k', lanes: 16, window: 256, overlap: 128, ubatch: 512, flashAttention: false, codingMethod: 1,
     methodParams: new Uint8Array(0), profile: PROFILE };
 
@@ -101,10 +101,10 @@ describe('the member header', () => {
     const bytes = writeHeaderV2(fields);
     expect(bytes.length).toBe(50); // 11 fixed, 2 block size, 8 hash, 12 name, 7 lane settings, 2 method, 4 profile, 4 CRC
     expect(parseHeaderV2(bytes)).toMatchObject({ version: 2, modelHash: '270cba1bd5109f42', modelName: 'stories260k', lanes: 16, window: 256,
-      overlap: 128, ubatch: 512, codingMethod: 1, profile: PROFILE, blockSize: 1 << 20, size: bytes.length });
-    const free = writeHeaderV2({ modelFree: true, blockSize: 1 << 20 });
+      overlap: 128, ubatch: 512, codingMethod: 1, profile: PROFILE, blockSize: 256 * 1024, size: bytes.length });
+    const free = writeHeaderV2({ modelFree: true, blockSize: 256 * 1024 });
     expect(free.length).toBe(17);
-    expect(parseHeaderV2(free)).toMatchObject({ modelFree: true, blockSize: 1 << 20 });
+    expect(parseHeaderV2(free)).toMatchObject({ modelFree: true, blockSize: 256 * 1024 });
   });
 
   it('refuses every field out of range', () => {

@@ -75,7 +75,7 @@ describe('version-2 golden files decode', () => {
   it('records what the format promises', () => {
     const info = inspect(readFileSync(join(GOLDEN, 'story.txt.lmz')));
     expect(info.header).toMatchObject({ version: 2, modelName: 'stories260k', modelHash: '270cba1bd5109f42', lanes: 4, window: 64, overlap: 32,
-      ubatch: 512, flashAttention: false, codingMethod: 1, blockSize: 1 << 20 });
+      ubatch: 512, flashAttention: false, codingMethod: 1, blockSize: 256 * 1024 });
     expect(info.chunks.model).toBeGreaterThan(1);
     expect(inspect(readFileSync(join(GOLDEN, 'mixed.bin.lmz'))).chunks.brotli).toBeGreaterThan(0);
     expect(inspect(readFileSync(join(GOLDEN, 'empty.txt.lmz'))).header.modelFree).toBe(true);
