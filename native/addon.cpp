@@ -137,6 +137,13 @@ Napi::Uint8Array to_uint8(Napi::Env env, const void* data, size_t size) {
   return buf;
 }
 
+// Decoded chunks as an array of Uint8Arrays.
+Napi::Array to_uint8_array(Napi::Env env, const std::vector<std::string>& chunks) {
+  auto out = Napi::Array::New(env, chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) out.Set(uint32_t(i), to_uint8(env, chunks[i].data(), chunks[i].size()));
+  return out;
+}
+
 // ---- Model --------------------------------------------------------------------------
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
@@ -474,11 +481,7 @@ class DecodeBlockWorker : public PromiseWorker {
   void Run(const ExecutionProgress& progress) override {
     result_ = session_->decode_block(stream_.data(), stream_.size(), chunks_, cancel_, progress_fn(progress));
   }
-  Napi::Value Result(Napi::Env env) override {
-    auto out = Napi::Array::New(env, result_.size());
-    for (size_t i = 0; i < result_.size(); ++i) out.Set(uint32_t(i), to_uint8(env, result_[i].data(), result_[i].size()));
-    return out;
-  }
+  Napi::Value Result(Napi::Env env) override { return to_uint8_array(env, result_); }
 
  private:
   std::shared_ptr<lmzip::Session> session_;
@@ -524,11 +527,7 @@ class DecodeWorker : public PromiseWorker {
   void Run(const ExecutionProgress& progress) override {
     result_ = session_->decode(chunks_, cancel_, progress_fn(progress));
   }
-  Napi::Value Result(Napi::Env env) override {
-    auto out = Napi::Array::New(env, result_.size());
-    for (size_t i = 0; i < result_.size(); ++i) out.Set(uint32_t(i), to_uint8(env, result_[i].data(), result_[i].size()));
-    return out;
-  }
+  Napi::Value Result(Napi::Env env) override { return to_uint8_array(env, result_); }
 
  private:
   std::shared_ptr<lmzip::Session> session_;

@@ -449,6 +449,11 @@ TEST(memory_estimate_matches_allocations) {
     std::printf("  %s lanes=%d window=%d: estimate %.1f MiB, allocated %.1f MiB\n",
                 cfg.model == stories() ? "stories260K" : "tiny-random", cfg.lanes, cfg.window, estimate / 1048576.0,
                 used / 1048576.0);
+    if (used == 0) {
+      // A sanitizer's allocator keeps its own books, which mallinfo2 does not see.
+      std::printf("  (allocations are not visible to mallinfo2 in this build: comparison skipped)\n");
+      continue;
+    }
     CHECK(estimate >= used);
     CHECK(estimate <= used * 3 + (uint64_t(32) << 20));
   }
