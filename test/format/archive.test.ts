@@ -176,6 +176,27 @@ describe('the recorded model and the memory rules', () => {
     await expect(decompress(packed, { model, memoryLimit: 1 << 20 })).rejects.toMatchObject({ code: 'RESOURCE_LIMIT' });
   });
 
+  it('refuses a version-1 header that asks for a huge context, and allocates nothing for one without frames', async () => {
+    const { crc32 } = await import('../../src/format/crc32.js');
+    const { REPO } = await import('../helpers.js');
+    const v1 = readFileSync(join(REPO, 'test/golden/story.txt.lmz'));
+    const headerSize = 16 + v1.readUInt32LE(12) + 4;
+    const hostile = Buffer.from(v1);
+    hostile.writeUInt16LE(256, 16 + 44); // lanes
+    hostile.writeUInt32LE(1 << 20, 16 + 48); // window
+    hostile.writeUInt32LE(crc32(hostile.subarray(0, headerSize - 4)), headerSize - 4);
+    const t0 = performance.now();
+    await expect(decompress(hostile, { model })).rejects.toMatchObject({ code: 'RESOURCE_LIMIT' });
+    expect(performance.now() - t0).toBeLessThan(5000);
+    // The same header and an end block, no frame: nothing to decode, no context created.
+    const end = Buffer.alloc(21);
+    end[0] = 2;
+    end.writeUInt32LE(crc32(end.subarray(0, 17)), 17);
+    const noFrames = Buffer.concat([hostile.subarray(0, 16 + 64), Buffer.alloc(8, 0xff), hostile.subarray(16 + 72, headerSize), end]);
+    noFrames.writeUInt32LE(crc32(noFrames.subarray(0, headerSize - 4)), headerSize - 4);
+    expect(await decompress(noFrames, { model })).toHaveLength(0);
+  });
+
   it('needs no model for a file whose blocks use none, even when its header names one', async () => {
     const plain = Buffer.from(Array.from({ length: 3000 }, (_, i) => (Math.imul(i, 2654435761) >>> 13) & 0xff));
     const packed = await compress(plain, { model, blockSize: 1024 });
