@@ -137,6 +137,13 @@ Napi::Uint8Array to_uint8(Napi::Env env, const void* data, size_t size) {
   return buf;
 }
 
+// Decoded chunks as an array of Uint8Arrays.
+Napi::Array to_uint8_array(Napi::Env env, const std::vector<std::string>& chunks) {
+  auto out = Napi::Array::New(env, chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) out.Set(uint32_t(i), to_uint8(env, chunks[i].data(), chunks[i].size()));
+  return out;
+}
+
 // ---- Model --------------------------------------------------------------------------
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
@@ -148,6 +155,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
                                     InstanceMethod("detokenize", &NativeModel::Detokenize),
                                     InstanceMethod("planTokens", &NativeModel::PlanTokens),
                                     InstanceMethod("createSession", &NativeModel::CreateSession),
+                                    InstanceMethod("estimateSessionMemory", &NativeModel::EstimateSessionMemory),
                                     InstanceMethod("dispose", &NativeModel::Dispose)});
     constructor = Napi::Persistent(f);
     return f;
@@ -166,6 +174,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Detokenize(const Napi::CallbackInfo& info);
   Napi::Value PlanTokens(const Napi::CallbackInfo& info);
   Napi::Value CreateSession(const Napi::CallbackInfo& info);
+  Napi::Value EstimateSessionMemory(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     model.reset();
     return info.Env().Undefined();
@@ -309,7 +318,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   static Napi::FunctionReference constructor;
   static Napi::Function Init(Napi::Env env) {
     Napi::Function f = DefineClass(env, "NativeSession",
-                                   {InstanceMethod("encode", &NativeSession::Encode),
+                                   {InstanceMethod("encodeBlock", &NativeSession::EncodeBlock),
+                                    InstanceMethod("decodeBlock", &NativeSession::DecodeBlock),
                                     InstanceMethod("decode", &NativeSession::Decode),
                                     InstanceMethod("evaluate", &NativeSession::Evaluate),
                                     InstanceMethod("dispose", &NativeSession::Dispose)});
@@ -327,7 +337,8 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   }
 
  private:
-  Napi::Value Encode(const Napi::CallbackInfo& info);
+  Napi::Value EncodeBlock(const Napi::CallbackInfo& info);
+  Napi::Value DecodeBlock(const Napi::CallbackInfo& info);
   Napi::Value Decode(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -365,9 +376,7 @@ class CreateSessionWorker : public PromiseWorker {
   std::shared_ptr<lmzip::Session> session_;
 };
 
-Napi::Value NativeModel::CreateSession(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = info[0].As<Napi::Object>();
+lmzip::SessionParams session_params(const Napi::Object& o) {
   lmzip::SessionParams p;
   p.lanes = o.Get("lanes").As<Napi::Number>().Int32Value();
   p.window = o.Get("window").As<Napi::Number>().Int32Value();
@@ -375,19 +384,32 @@ Napi::Value NativeModel::CreateSession(const Napi::CallbackInfo& info) {
   p.threads = o.Get("threads").As<Napi::Number>().Int32Value();
   p.flash_attention = o.Get("flashAttention").As<Napi::Boolean>().Value();
   p.ubatch = o.Get("ubatch").As<Napi::Number>().Uint32Value();
-  return queue<CreateSessionWorker>(env, get(env), p);
+  if (o.Has("codingMethod")) p.method.id = o.Get("codingMethod").As<Napi::Number>().Uint32Value();
+  if (o.Has("methodParams") && o.Get("methodParams").IsTypedArray()) p.method.params = copy_bytes(o.Get("methodParams"));
+  return p;
 }
 
-class EncodeWorker : public PromiseWorker {
+Napi::Value NativeModel::CreateSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return queue<CreateSessionWorker>(env, get(env), session_params(info[0].As<Napi::Object>()));
+}
+
+Napi::Value NativeModel::EstimateSessionMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, double(lmzip::estimate_session_memory(*get(env), session_params(info[0].As<Napi::Object>()))));
+}
+
+// Format v2: the chunks of one block, their model-coded tokens in one stream.
+class EncodeBlockWorker : public PromiseWorker {
  public:
-  EncodeWorker(const Napi::CallbackInfo& info, std::shared_ptr<lmzip::Session> s, std::shared_ptr<std::atomic<bool>> busy)
+  EncodeBlockWorker(const Napi::CallbackInfo& info, std::shared_ptr<lmzip::Session> s, std::shared_ptr<std::atomic<bool>> busy)
       : PromiseWorker(info.Env(), info[5], info[4]), session_(std::move(s)), release_{std::move(busy)} {
     data_ = copy_bytes(info[0]);
     auto lengths = info[1].As<Napi::Uint32Array>();
     lengths_.assign(lengths.Data(), lengths.Data() + lengths.ElementLength());
     if (info[2].IsTypedArray()) allow_model_ = copy_bytes(info[2]);
     if (!allow_model_.empty() && allow_model_.size() != lengths_.size())
-      throw coded_error(info.Env(), "INVALID_ARGUMENT", "encode: allowModel and chunk lengths differ in length");
+      throw coded_error(info.Env(), "INVALID_ARGUMENT", "encodeBlock: allowModel and chunk lengths differ in length");
     measure_ideal_ = info[3].As<Napi::Boolean>().Value();
   }
 
@@ -400,25 +422,24 @@ class EncodeWorker : public PromiseWorker {
       chunks.emplace_back(data_.data() + offset, len);
       offset += len;
     }
-    result_ = session_->encode(chunks, allow_model_, measure_ideal_, cancel_, progress_fn(progress));
+    result_ = session_->encode_block(chunks, allow_model_, measure_ideal_, cancel_, progress_fn(progress));
   }
   Napi::Value Result(Napi::Env env) override {
-    const size_t n = result_.size();
+    const auto& chunks = result_.chunks;
+    const size_t n = chunks.size();
     auto model_coded = Napi::Uint8Array::New(env, n);
     auto strip = Napi::Uint8Array::New(env, n);
     auto token_counts = Napi::Uint32Array::New(env, n);
     auto byte_coded = Napi::Uint32Array::New(env, n);
     auto ideal = Napi::Float64Array::New(env, n);
     auto table = Napi::Float64Array::New(env, n);
-    auto payloads = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; ++i) {
-      model_coded[i] = result_[i].model_coded;
-      strip[i] = result_[i].strip_leading_space;
-      token_counts[i] = result_[i].token_count;
-      byte_coded[i] = result_[i].byte_coded;
-      ideal[i] = result_[i].ideal_bits;
-      table[i] = result_[i].table_bits;
-      payloads.Set(uint32_t(i), to_uint8(env, result_[i].payload.data(), result_[i].payload.size()));
+      model_coded[i] = chunks[i].model_coded;
+      strip[i] = chunks[i].strip_leading_space;
+      token_counts[i] = chunks[i].token_count;
+      byte_coded[i] = chunks[i].byte_coded;
+      ideal[i] = chunks[i].ideal_bits;
+      table[i] = chunks[i].table_bits;
     }
     Napi::Object o = Napi::Object::New(env);
     o.Set("modelCoded", model_coded);
@@ -427,7 +448,7 @@ class EncodeWorker : public PromiseWorker {
     o.Set("byteCoded", byte_coded);
     o.Set("idealBits", ideal);
     o.Set("tableBits", table);
-    o.Set("payloads", payloads);
+    o.Set("stream", to_uint8(env, result_.stream.data(), result_.stream.size()));
     return o;
   }
 
@@ -438,14 +459,47 @@ class EncodeWorker : public PromiseWorker {
   std::vector<uint32_t> lengths_;
   std::vector<uint8_t> allow_model_;
   bool measure_ideal_ = false;
-  std::vector<lmzip::EncodedChunk> result_;
+  lmzip::EncodedBlock result_;
 };
 
-Napi::Value NativeSession::Encode(const Napi::CallbackInfo& info) {
+Napi::Value NativeSession::EncodeBlock(const Napi::CallbackInfo& info) {
   auto s = acquire(info.Env());
-  return queue<EncodeWorker>(info, s, busy);
+  return queue<EncodeBlockWorker>(info, s, busy);
 }
 
+// Format v2: the model-coded chunks of one block from its single stream.
+class DecodeBlockWorker : public PromiseWorker {
+ public:
+  DecodeBlockWorker(const Napi::CallbackInfo& info, std::shared_ptr<lmzip::Session> s, std::shared_ptr<std::atomic<bool>> busy)
+      : PromiseWorker(info.Env(), info[4], info[3]), session_(std::move(s)), release_{std::move(busy)} {
+    stream_ = copy_bytes(info[0]);
+    auto sizes = info[1].As<Napi::Uint32Array>();
+    auto strip = info[2].As<Napi::Uint8Array>();
+    if (strip.ElementLength() != sizes.ElementLength())
+      throw coded_error(info.Env(), "INVALID_ARGUMENT", "decodeBlock: per-chunk arrays differ in length");
+    for (size_t i = 0; i < sizes.ElementLength(); ++i) chunks_.push_back(lmzip::BlockChunk{sizes[i], strip[i] != 0});
+  }
+
+ protected:
+  void Run(const ExecutionProgress& progress) override {
+    result_ = session_->decode_block(stream_.data(), stream_.size(), chunks_, cancel_, progress_fn(progress));
+  }
+  Napi::Value Result(Napi::Env env) override { return to_uint8_array(env, result_); }
+
+ private:
+  std::shared_ptr<lmzip::Session> session_;
+  BusyRelease release_;
+  std::vector<uint8_t> stream_;
+  std::vector<lmzip::BlockChunk> chunks_;
+  std::vector<std::string> result_;
+};
+
+Napi::Value NativeSession::DecodeBlock(const Napi::CallbackInfo& info) {
+  auto s = acquire(info.Env());
+  return queue<DecodeBlockWorker>(info, s, busy);
+}
+
+// Format v1: one payload per chunk, token counts from the file.
 class DecodeWorker : public PromiseWorker {
  public:
   DecodeWorker(const Napi::CallbackInfo& info, std::shared_ptr<lmzip::Session> s, std::shared_ptr<std::atomic<bool>> busy)
@@ -476,11 +530,7 @@ class DecodeWorker : public PromiseWorker {
   void Run(const ExecutionProgress& progress) override {
     result_ = session_->decode(chunks_, cancel_, progress_fn(progress));
   }
-  Napi::Value Result(Napi::Env env) override {
-    auto out = Napi::Array::New(env, result_.size());
-    for (size_t i = 0; i < result_.size(); ++i) out.Set(uint32_t(i), to_uint8(env, result_[i].data(), result_[i].size()));
-    return out;
-  }
+  Napi::Value Result(Napi::Env env) override { return to_uint8_array(env, result_); }
 
  private:
   std::shared_ptr<lmzip::Session> session_;

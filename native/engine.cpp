@@ -2,40 +2,44 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 
+#include "coding.h"
 #include "errors.h"
-#include "freqs.h"
 #include "model_guard.h"
-#include "range_coder.h"
 #include "threads.h"
 
 namespace lmzip {
 
-// One chunk's passage through the schedule. `tokens` is known in advance when
-// encoding and grows as tokens are decoded.
-struct Session::LaneWork {
-  uint32_t token_count = 0;
-  std::vector<llama_token> tokens;
-};
-
 namespace {
 bool cancelled(const std::atomic<int32_t>* flag) { return flag && flag->load(std::memory_order_relaxed) != 0; }
+
+[[noreturn]] void damaged(const std::string& what) { throw Error("CORRUPT_DATA", "compressed data is damaged: " + what); }
 
 // Chunks that are mostly single-byte fallback tokens (binary data) are cheaper and
 // smaller without the model.
 bool worth_modelling(const TokenPlan& plan, size_t size) { return plan.ok && plan.byte_coded * 2 <= size; }
+
+// Sizes come from the file: reserve a bounded amount per chunk (a block may hold 4096
+// chunks) and let real data grow it.
+constexpr size_t kMaxReserve = size_t(1) << 16;
+
+// n_batch as docs/FORMAT.md specifies it: room for every lane's restart at once.
+uint32_t batch_size(const SessionParams& p) {
+  const uint32_t n_ctx = uint32_t(p.lanes) * uint32_t(p.window);
+  uint32_t n_batch = std::max<uint32_t>(uint32_t(p.lanes) * uint32_t(p.overlap + 1), n_ctx < 512 ? n_ctx : 512);
+  return std::max<uint32_t>(n_batch, uint32_t(p.lanes));
+}
 }  // namespace
 
 Session::Session(std::shared_ptr<const Model> model, const SessionParams& params)
     : model_(std::move(model)), params_(params) {
   if (model_->facts().vocab_only)
     throw Error("MODEL_VOCAB_ONLY", "this model file has a vocabulary but no weights; it cannot predict text");
+  make_predictor(params_.method, *model_);  // an unknown method fails before any allocation
   llama_context_params cp = llama_context_default_params();
   cp.n_seq_max = uint32_t(params_.lanes);
   cp.n_ctx = uint32_t(params_.lanes) * uint32_t(params_.window);
-  cp.n_batch = std::max<uint32_t>(uint32_t(params_.lanes) * uint32_t(params_.overlap + 1), cp.n_ctx < 512 ? cp.n_ctx : 512);
-  cp.n_batch = std::max<uint32_t>(cp.n_batch, uint32_t(params_.lanes));
+  cp.n_batch = batch_size(params_);
   cp.n_ubatch = params_.ubatch;
   cp.n_threads = params_.threads;
   cp.n_threads_batch = params_.threads;
@@ -64,9 +68,8 @@ Session::~Session() {
   if (ctx_) llama_free(ctx_);
 }
 
-template <typename CodeToken>
-void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_t>* cancel,
-                           const ProgressFn& progress, CodeToken&& code_token) {
+void Session::run(std::vector<ScheduledChunk>& chunks, StepHook& hook, const std::atomic<int32_t>* cancel,
+                  const ProgressFn& progress) {
   const int n_lanes = params_.lanes;
   const int window = params_.window;
   const int overlap = std::min(params_.overlap, window - 2);
@@ -75,7 +78,7 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
   abort_flag_ = cancel;
 
   struct Lane {
-    int chunk = -1;        // index into work, -1 when idle
+    int chunk = -1;        // index into chunks, -1 when idle
     uint32_t coded = 0;    // tokens of the chunk already coded
     int positions = 0;     // positions held in the lane's sequence
     bool restart = true;   // feed the start token (and overlap) next step
@@ -84,14 +87,15 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
   std::vector<Lane> lanes(static_cast<size_t>(n_lanes));
   size_t next_chunk = 0;
   auto assign_next = [&](Lane& lane) {
-    while (next_chunk < work.size() && work[next_chunk].token_count == 0) ++next_chunk;
+    while (next_chunk < chunks.size() && !chunks[next_chunk].scheduled) ++next_chunk;
     lane = Lane{};
-    if (next_chunk < work.size()) lane.chunk = int(next_chunk++);
+    if (next_chunk < chunks.size()) lane.chunk = int(next_chunk++);
   };
   for (auto& lane : lanes) assign_next(lane);
 
-  uint64_t total_tokens = 0, done_tokens = 0;
-  for (const auto& w : work) total_tokens += w.token_count;
+  uint64_t total_bytes = 0, done_bytes = 0;
+  for (const auto& c : chunks)
+    if (c.scheduled) total_bytes += c.piece_bytes;
   auto last_report = std::chrono::steady_clock::now();
 
   // The thread count per step, measured against one thread (native/threads.h).
@@ -102,6 +106,8 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
     llama_batch& b;
     ~BatchGuard() { llama_batch_free(b); }
   } guard{batch};
+  std::vector<LaneStep> steps;
+  steps.reserve(size_t(n_lanes));
 
   while (true) {
     batch.n_tokens = 0;
@@ -117,7 +123,7 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
     for (int l = 0; l < n_lanes; ++l) {
       Lane& lane = lanes[size_t(l)];
       if (lane.chunk < 0) continue;
-      const LaneWork& w = work[size_t(lane.chunk)];
+      const std::vector<llama_token>& tokens = chunks[size_t(lane.chunk)].tokens;
       if (lane.restart || lane.positions >= window) {
         // Start (or restart) the lane: start token, then the last `overlap` tokens.
         llama_memory_seq_rm(memory, l, -1, -1);
@@ -125,10 +131,10 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
         lane.positions = 0;
         lane.logits_index = push(start, lane.positions++, l, carried == 0);
         for (uint32_t k = 0; k < carried; ++k)
-          lane.logits_index = push(w.tokens[lane.coded - carried + k], lane.positions++, l, k + 1 == carried);
+          lane.logits_index = push(tokens[lane.coded - carried + k], lane.positions++, l, k + 1 == carried);
         lane.restart = false;
       } else {
-        lane.logits_index = push(w.tokens[lane.coded - 1], lane.positions++, l, true);
+        lane.logits_index = push(tokens[lane.coded - 1], lane.positions++, l, true);
       }
     }
     if (batch.n_tokens == 0) break;
@@ -143,129 +149,191 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
                                        (why.empty() ? std::string() : ": " + why));
     }
 
+    steps.clear();
     for (int l = 0; l < n_lanes; ++l) {
-      Lane& lane = lanes[size_t(l)];
+      const Lane& lane = lanes[size_t(l)];
       if (lane.chunk < 0) continue;
-      LaneWork& w = work[size_t(lane.chunk)];
-      const float* logits = llama_get_logits_ith(ctx_, lane.logits_index);
-      code_token(size_t(lane.chunk), w, lane.coded, logits);
+      steps.push_back(LaneStep{l, size_t(lane.chunk), lane.coded, llama_get_logits_ith(ctx_, lane.logits_index), false});
+    }
+    hook.code_step(steps, chunks);
+    for (const LaneStep& s : steps) {
+      Lane& lane = lanes[size_t(s.lane)];
+      const std::vector<llama_token>& tokens = chunks[s.chunk].tokens;
+      if (tokens.size() <= s.index) throw Error("NATIVE_ERROR", "internal: the coding hook gave a lane no token");
+      done_bytes += model_->piece(tokens[s.index]).size();
       ++lane.coded;
-      ++done_tokens;
-      if (lane.coded == w.token_count) assign_next(lane);
+      if (s.chunk_done) assign_next(lane);
     }
 
     if (progress) {
       const auto now = std::chrono::steady_clock::now();
       if (now - last_report > std::chrono::milliseconds(100)) {
         last_report = now;
-        progress(done_tokens, total_tokens);
+        progress(done_bytes, total_bytes);
       }
     }
   }
   for (int l = 0; l < n_lanes; ++l) llama_memory_seq_rm(memory, l, -1, -1);
-  if (progress) progress(done_tokens, total_tokens);
+  if (progress) progress(done_bytes, total_bytes);
 }
 
-std::vector<EncodedChunk> Session::encode(const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
-                                          const std::vector<uint8_t>& allow_model, bool measure_ideal,
-                                          const std::atomic<int32_t>* cancel, const ProgressFn& progress) {
-  std::vector<EncodedChunk> out(chunks.size());
-  std::vector<LaneWork> work(chunks.size());
+// ---- encoding ---------------------------------------------------------------------------
+
+namespace {
+// Plans every allowed chunk; the ones worth modelling are scheduled.
+std::vector<ScheduledChunk> plan_chunks(const Model& model, const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
+                                        const std::vector<uint8_t>& allow_model, std::vector<EncodedChunk>& out,
+                                        const std::atomic<int32_t>* cancel) {
+  std::vector<ScheduledChunk> work(chunks.size());
+  out.assign(chunks.size(), EncodedChunk{});
   for (size_t c = 0; c < chunks.size(); ++c) {
     if (cancelled(cancel)) throw Error("CANCELLED", "the operation was cancelled");
     if (!allow_model.empty() && !allow_model[c]) continue;
-    TokenPlan plan = model_->plan_tokens(chunks[c].first, chunks[c].second);
+    TokenPlan plan = model.plan_tokens(chunks[c].first, chunks[c].second);
     if (!worth_modelling(plan, chunks[c].second) || plan.tokens.empty()) continue;
     out[c].model_coded = true;
     out[c].strip_leading_space = plan.strip_leading_space;
     out[c].byte_coded = plan.byte_coded;
     out[c].token_count = uint32_t(plan.tokens.size());
-    work[c].token_count = out[c].token_count;
+    work[c].scheduled = true;
+    work[c].piece_bytes = chunks[c].second + (plan.strip_leading_space ? 1 : 0);
     work[c].tokens = std::move(plan.tokens);
   }
+  return work;
+}
+}  // namespace
 
-  const int n_vocab = model_->n_vocab();
-  std::vector<uint32_t> freqs(static_cast<size_t>(n_vocab));
-  std::vector<std::unique_ptr<RangeEncoder>> encoders(chunks.size());
-  run_schedule(work, cancel, progress, [&](size_t c, LaneWork& w, uint32_t i, const float* logits) {
-    if (!encoders[c]) encoders[c] = std::make_unique<RangeEncoder>(out[c].payload);
-    const llama_token token = w.tokens[i];
-    const uint64_t total = logits_to_freqs(logits, n_vocab, freqs.data());
-    uint64_t cum = 0;
-    for (llama_token t = 0; t < token; ++t) cum += freqs[size_t(t)];
-    encoders[c]->encode(cum, freqs[size_t(token)], total);
-    if (measure_ideal) {
-      out[c].ideal_bits += ideal_bits(logits, n_vocab, token);
-      out[c].table_bits -= std::log2(double(freqs[size_t(token)]) / double(total));
-    }
-    if (i + 1 == w.token_count) {
-      encoders[c]->finish();
-      encoders[c].reset();
-      w.tokens = {};
-    }
-  });
+std::vector<EncodedChunk> Session::encode(const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
+                                          const std::vector<uint8_t>& allow_model, bool measure_ideal,
+                                          const std::atomic<int32_t>* cancel, const ProgressFn& progress) {
+  std::vector<EncodedChunk> out;
+  std::vector<ScheduledChunk> work = plan_chunks(*model_, chunks, allow_model, out, cancel);
+  auto predictor = make_predictor(params_.method, *model_);
+  EncodeHook hook(*model_, *predictor, StreamLayout::PerChunk, out, measure_ideal, nullptr);
+  run(work, hook, cancel, progress);
   return out;
 }
+
+EncodedBlock Session::encode_block(const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
+                                   const std::vector<uint8_t>& allow_model, bool measure_ideal,
+                                   const std::atomic<int32_t>* cancel, const ProgressFn& progress,
+                                   TokenListener* listener) {
+  EncodedBlock block;
+  std::vector<ScheduledChunk> work = plan_chunks(*model_, chunks, allow_model, block.chunks, cancel);
+  auto predictor = make_predictor(params_.method, *model_);  // fresh adaptive state per block
+  EncodeHook hook(*model_, *predictor, StreamLayout::PerBlock, block.chunks, measure_ideal, listener);
+  run(work, hook, cancel, progress);
+  block.stream = hook.finish_block();
+  return block;
+}
+
+// ---- decoding ---------------------------------------------------------------------------
 
 std::vector<std::string> Session::decode(const std::vector<DecodeChunk>& chunks, const std::atomic<int32_t>* cancel,
                                          const ProgressFn& progress) {
   std::vector<std::string> out(chunks.size());
-  std::vector<LaneWork> work(chunks.size());
+  std::vector<ScheduledChunk> work(chunks.size());
   for (size_t c = 0; c < chunks.size(); ++c) {
-    // Every token stands for at least one byte (the stripped space adds one): a count
-    // beyond that can only come from damaged or hostile input.
-    if (uint64_t(chunks[c].token_count) > uint64_t(chunks[c].original_size) + (chunks[c].strip_leading_space ? 1 : 0))
-      throw Error("CORRUPT_DATA", "compressed data is damaged: a chunk records more tokens than bytes");
-    work[c].token_count = chunks[c].token_count;
-    // Sizes come from the file: reserve a bounded amount and let real data grow it.
-    constexpr size_t kMaxReserve = size_t(1) << 20;
+    const uint64_t piece_bytes = uint64_t(chunks[c].original_size) + (chunks[c].strip_leading_space ? 1 : 0);
+    // Every token stands for at least one byte: a count beyond that can only come
+    // from damaged or hostile input.
+    if (chunks[c].token_count > piece_bytes) damaged("a chunk records more tokens than bytes");
+    work[c].scheduled = chunks[c].token_count > 0;
+    work[c].piece_bytes = piece_bytes;
     work[c].tokens.reserve(std::min<size_t>(chunks[c].token_count, kMaxReserve));
-    out[c].reserve(std::min<size_t>(size_t(chunks[c].original_size) + 1, kMaxReserve));
+    out[c].reserve(std::min<size_t>(piece_bytes, kMaxReserve));
   }
-  const int n_vocab = model_->n_vocab();
-  std::vector<uint32_t> freqs(static_cast<size_t>(n_vocab));
-  std::vector<std::unique_ptr<RangeDecoder>> decoders(chunks.size());
-  run_schedule(work, cancel, progress, [&](size_t c, LaneWork& w, uint32_t i, const float* logits) {
-    if (!decoders[c]) decoders[c] = std::make_unique<RangeDecoder>(chunks[c].payload, chunks[c].payload_size);
-    const uint64_t total = logits_to_freqs(logits, n_vocab, freqs.data());
-    const uint64_t target = decoders[c]->target(total);
-    uint64_t cum = 0;
-    llama_token token = 0;
-    while (token + 1 < n_vocab && cum + freqs[size_t(token)] <= target) cum += freqs[size_t(token++)];
-    decoders[c]->consume(cum, freqs[size_t(token)]);
-    // Encoders never plan tokens that stand for no bytes; decoding one means damage
-    // (and would otherwise let a damaged chunk run all its steps before failing).
-    const std::string& piece = model_->piece(token);
-    if (piece.empty()) throw Error("CORRUPT_DATA", "compressed data is damaged: it decodes to a token that stands for no bytes");
-    w.tokens.push_back(token);
-    out[c] += piece;
-    // A damaged payload can decode to anything: stop it from growing past the chunk.
-    if (out[c].size() > size_t(chunks[c].original_size) + 1)
-      throw Error("CORRUPT_DATA", "compressed data is damaged: a chunk decodes to more bytes than recorded");
-    if (i + 1 == w.token_count) decoders[c].reset();
-  });
+  auto predictor = make_predictor(params_.method, *model_);
+  DecodeHook hook(*model_, *predictor, chunks, out);
+  run(work, hook, cancel, progress);
   for (size_t c = 0; c < chunks.size(); ++c) {
     std::string& bytes = out[c];
     if (chunks[c].strip_leading_space) {
-      if (bytes.empty() || bytes[0] != ' ')
-        throw Error("CORRUPT_DATA", "compressed data is damaged: a chunk lacks its expected leading space");
+      if (bytes.empty() || bytes[0] != ' ') damaged("a chunk lacks its expected leading space");
       bytes.erase(0, 1);
     }
     if (bytes.size() != chunks[c].original_size)
-      throw Error("CORRUPT_DATA", "compressed data is damaged: a chunk decodes to " + std::to_string(bytes.size()) +
-                                      " bytes instead of " + std::to_string(chunks[c].original_size));
+      damaged("a chunk decodes to " + std::to_string(bytes.size()) + " bytes instead of " +
+              std::to_string(chunks[c].original_size));
   }
   return out;
 }
 
+std::vector<std::string> Session::decode_block(const uint8_t* stream, size_t stream_size,
+                                               const std::vector<BlockChunk>& chunks, const std::atomic<int32_t>* cancel,
+                                               const ProgressFn& progress) {
+  std::vector<std::string> out(chunks.size());
+  std::vector<ScheduledChunk> work(chunks.size());
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    if (chunks[c].original_size == 0) damaged("a model-coded chunk of 0 bytes");
+    work[c].scheduled = true;
+    work[c].piece_bytes = uint64_t(chunks[c].original_size) + (chunks[c].strip_leading_space ? 1 : 0);
+    work[c].tokens.reserve(std::min<size_t>(work[c].piece_bytes, kMaxReserve));
+    out[c].reserve(std::min<size_t>(work[c].piece_bytes, kMaxReserve));
+  }
+  if (!chunks.empty() && stream_size == 0) damaged("a block with model-coded chunks has an empty model stream");
+  auto predictor = make_predictor(params_.method, *model_);  // fresh adaptive state per block
+  DecodeHook hook(*model_, *predictor, stream, stream_size, chunks, out);
+  run(work, hook, cancel, progress);
+  if (!chunks.empty()) hook.finish_block();
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    std::string& bytes = out[c];
+    if (chunks[c].strip_leading_space) {
+      if (bytes.empty() || bytes[0] != ' ') damaged("a chunk lacks its expected leading space");
+      bytes.erase(0, 1);
+    }
+  }
+  return out;
+}
+
+// ---- the model's raw speed ----------------------------------------------------------------
+
+namespace {
+// Ends each chunk after its known tokens, coding nothing.
+class EvaluateHook : public StepHook {
+ public:
+  void code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk>& chunks) override {
+    for (LaneStep& s : lanes) s.chunk_done = s.index + 1 == chunks[s.chunk].tokens.size();
+  }
+};
+}  // namespace
+
 void Session::evaluate_only(const std::vector<std::vector<llama_token>>& chunks, const std::atomic<int32_t>* cancel,
                             const ProgressFn& progress) {
-  std::vector<LaneWork> work(chunks.size());
+  std::vector<ScheduledChunk> work(chunks.size());
   for (size_t c = 0; c < chunks.size(); ++c) {
     work[c].tokens = chunks[c];
-    work[c].token_count = uint32_t(chunks[c].size());
+    work[c].scheduled = !chunks[c].empty();
+    for (llama_token t : chunks[c]) work[c].piece_bytes += model_->piece(t).size();
   }
-  run_schedule(work, cancel, progress, [](size_t, LaneWork&, uint32_t, const float*) {});
+  EvaluateHook hook;
+  run(work, hook, cancel, progress);
+}
+
+// ---- memory ---------------------------------------------------------------------------------
+
+uint64_t estimate_session_memory(const Model& model, const SessionParams& p) {
+  const llama_model* m = model.llama();
+  const uint64_t n_layer = uint64_t(std::max(1, llama_model_n_layer(m)));
+  const uint64_t n_embd = uint64_t(std::max(1, llama_model_n_embd(m)));
+  const uint64_t n_head = uint64_t(std::max(1, llama_model_n_head(m)));
+  const uint64_t n_head_kv = uint64_t(std::max(1, llama_model_n_head_kv(m)));
+  const uint64_t n_vocab = uint64_t(std::max(1, model.n_vocab()));
+  const uint64_t lanes = uint64_t(p.lanes), window = uint64_t(p.window);
+  const uint64_t n_ctx = lanes * window;
+  const uint64_t n_embd_kv = n_embd / n_head * n_head_kv;
+  // K and V, f16, every layer, every position of every lane.
+  const uint64_t kv = 2 * n_layer * n_ctx * n_embd_kv * 2;
+  // The largest graph llama.cpp reserves: one ubatch of tokens attending to a full
+  // lane (attention scores per head, f32) plus activations and the logits of the
+  // ubatch; then the logits buffer the outputs are copied to, and one frequency
+  // table per lane for the coder.
+  const uint64_t ubatch = std::min<uint64_t>(p.ubatch, std::max<uint64_t>(batch_size(p), 1));
+  const uint64_t scores = ubatch * window * n_head * 4 * 2;
+  const uint64_t activations = ubatch * (n_embd * 16 + n_vocab) * 4;
+  const uint64_t outputs = std::max<uint64_t>(lanes, 1) * n_vocab * 4 * 2;
+  const uint64_t fixed = uint64_t(28) << 20;  // graph metadata, buffers of any context (measured: 25 MiB)
+  return kv + scores + activations + outputs + fixed;
 }
 
 }  // namespace lmzip

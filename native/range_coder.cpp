@@ -39,7 +39,8 @@ void RangeEncoder::finish() {
   low_ = (low_ + (kTop - 1)) & ~(kTop - 1);
   shift_low();  // emits the cached byte and any pending 0xFF run, with the carry
   shift_low();  // emits the byte of bits 48..55
-  while (!out_.empty() && out_.back() == 0) out_.pop_back();
+  if (trim_)
+    while (!out_.empty() && out_.back() == 0) out_.pop_back();
 }
 
 RangeDecoder::RangeDecoder(const uint8_t* data, size_t size) : data_(data), size_(size) {

@@ -7,9 +7,11 @@
 // bytes, as in LZMA.
 //
 // Stream layout: the always-zero first byte of the LZMA scheme is not written, and
-// the encoder ends on the shortest tail that identifies the final interval; the
-// decoder reads missing bytes past the end as zero. A flush therefore costs
-// 1-2 bytes.
+// the encoder ends on a value whose low 48 bits are zero, so those six bytes are not
+// written either: the decoder reads bytes past the end as zero. A stream of S
+// renormalisations is therefore exactly S + 1 bytes, and its decoder reads exactly
+// kTailBytes past the end (format v2 checks both). Format v1 streams also drop any
+// trailing zero bytes, so their decoders may read further.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,9 +19,15 @@
 
 namespace lmzip {
 
+// Zero bytes a decoder reads past the end of an untrimmed stream.
+constexpr size_t kTailBytes = 6;
+
 class RangeEncoder {
  public:
-  explicit RangeEncoder(std::vector<uint8_t>& out) : out_(out) {}
+  // trim_trailing_zeros: format v1's tail (shorter by a byte now and then, but the
+  // decoder can no longer tell where the stream must end).
+  explicit RangeEncoder(std::vector<uint8_t>& out, bool trim_trailing_zeros = true)
+      : out_(out), trim_(trim_trailing_zeros) {}
   void encode(uint64_t cum_freq, uint64_t freq, uint64_t total);
   void finish();
 
@@ -31,6 +39,7 @@ class RangeEncoder {
   uint8_t cache_ = 0;
   uint64_t cache_size_ = 1;
   bool first_byte_ = true;
+  bool trim_;
 };
 
 class RangeDecoder {
@@ -40,8 +49,9 @@ class RangeDecoder {
   uint64_t target(uint64_t total);
   // Consumes the symbol whose cumulative interval [cum_freq, cum_freq + freq) held target().
   void consume(uint64_t cum_freq, uint64_t freq);
-  // Bytes read past the end of the stream (as zeros). Not a corruption signal: the
-  // encoder drops trailing zero bytes, so a valid stream may need any number.
+  // Bytes read past the end of the stream (as zeros). For an untrimmed stream this is
+  // at most kTailBytes, and exactly that once its last symbol is decoded; a v1 stream
+  // (trailing zeros dropped) may need any number.
   size_t overread() const { return overread_; }
 
  private:

@@ -1,18 +1,23 @@
 /**
- * Compressor and Decompressor: where the engine (llama.cpp lanes, native) meets the
- * container (src/format). One-shot functions and streams are both built on these.
+ * Where the engine (llama.cpp lanes, native) meets the container (src/format):
+ * BlockEncoder turns a block of input into a version-2 block; BlockDecoder turns a
+ * v2 block or a v1 frame back into verified bytes. Both sides create their llama.cpp
+ * context only when a block needs it, after checking its memory against a budget.
+ * src/archive/ strings blocks into members and files.
  */
 import * as zlib from 'node:zlib';
-import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
 import { chunkLengths } from './chunker.js';
-import { CHUNK_ENTRY_SIZE, ChunkMethod, FREQ_ALGORITHM, MAX_CHUNKS_PER_FRAME, MAX_CHUNK_SIZE, MAX_FRAME_SIZE } from './format/constants.js';
+import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
+import { ChunkMethod, FREQ_ALGORITHM } from './format/constants.js';
 import { crc32 } from './format/crc32.js';
-import type { ChunkEntry, FileHeader, Frame } from './format/types.js';
-import { writeEndBlock, writeFileHeader, writeFrameHeader, writeModelFreeHeader } from './format/writer.js';
+import type { FileHeader, Frame } from './format/types.js';
+import { blockCrc, writeBlock } from './format/v2/block.js';
+import { MAX_CHUNK_SIZE } from './format/v2/constants.js';
+import type { BlockV2, ChunkEntryV2, HeaderV2 } from './format/v2/types.js';
 import type { Model } from './model.js';
-import type { NativeSession } from './native.js';
+import type { NativeSession, NativeSessionParams } from './native.js';
 import { describeProfileDifference, numericProfile } from './profile.js';
-import type { CodecSettings } from './settings.js';
+import { chunkTarget, type CodecSettings } from './settings.js';
 
 /** Progress of a job, reported a few times a second. */
 export interface Progress {
@@ -28,25 +33,25 @@ export interface Progress {
 export interface CompressStats {
   inputBytes: number;
   outputBytes: number;
-  /** Bytes of range-coder payload for model-coded chunks. */
+  /** Bytes of the blocks' model streams (the range coder's output). */
   payloadBytes: number;
   /** Original bytes coded with the model. */
   modelBytes: number;
   /** Ideal code length of the model-coded tokens (−Σ log2 p), when measured; else 0. */
   idealBits: number;
-  /** Code length under the integer frequency tables (−Σ log2 f/total), when measured; payloadBytes·8 minus this is the range coder's own cost. */
+  /** Code length under the integer frequency tables (−Σ log2 f/total); payloadBytes·8 minus this is the range coder's own cost. */
   tableBits: number;
   tokens: number;
   modelChunks: number;
   brotliChunks: number;
   storedChunks: number;
-  frames: number;
+  blocks: number;
   seconds: number;
 }
 
 export function emptyStats(): CompressStats {
   return { inputBytes: 0, outputBytes: 0, payloadBytes: 0, modelBytes: 0, idealBits: 0, tableBits: 0, tokens: 0, modelChunks: 0,
-    brotliChunks: 0, storedChunks: 0, frames: 0, seconds: 0 };
+    brotliChunks: 0, storedChunks: 0, blocks: 0, seconds: 0 };
 }
 
 /** A cancel flag the native loop polls, wired to an AbortSignal. */
@@ -70,6 +75,24 @@ export class CancelFlag {
   }
 }
 
+/** The llama.cpp context a job may create at most (KV cache, compute buffers), unless the caller says otherwise. */
+export const DEFAULT_MEMORY_LIMIT = 4 * 1024 ** 3;
+
+const mib = (n: number) => `${Math.ceil(n / 1024 ** 2)} MiB`;
+
+/**
+ * A llama.cpp context for `params`, after checking its estimated memory against
+ * `memoryLimit` (RESOURCE_LIMIT, naming what to change, when over).
+ */
+export async function openSession(model: Model, params: NativeSessionParams, memoryLimit: number, remedy: string): Promise<NativeSession> {
+  const need = model.estimateSessionMemory(params);
+  if (need > memoryLimit)
+    throw new LmzipError(ErrorCode.RESOURCE_LIMIT,
+      `${params.lanes} lane(s) with a window of ${params.window} tokens need about ${mib(need)} for ${model.facts.name || 'this model'}, ` +
+      `more than the memory limit of ${mib(memoryLimit)}; ${remedy}`);
+  return model.createSession(params);
+}
+
 function brotli(data: Uint8Array): Buffer {
   return zlib.brotliCompressSync(data, {
     params: {
@@ -86,268 +109,293 @@ function withoutModel(data: Uint8Array): { method: ChunkMethod; payload: Uint8Ar
   return packed && packed.length < data.length ? { method: ChunkMethod.Brotli, payload: packed } : { method: ChunkMethod.Stored, payload: data };
 }
 
-export class Compressor {
-  readonly settings: CodecSettings;
+/** A block as it goes into the file, and what the index records of it. */
+export interface EncodedBlock {
+  bytes: Buffer[];
+  originalSize: number;
+  compressedSize: number;
+  usesModel: boolean;
+}
+
+/** Compresses blocks (docs/FORMAT.md, "Blocks" and "Writers"). */
+export class BlockEncoder {
   readonly stats = emptyStats();
   #model: Model;
-  #session: NativeSession | undefined;
+  #settings: CodecSettings;
   #cancel: CancelFlag;
-  #contentCrc = 0;
   #measureIdeal: boolean;
-  #chunkSize: number;
+  #memoryLimit: number;
+  #session: Promise<NativeSession> | undefined;
+  #disposed = false;
 
-  private constructor(model: Model, session: NativeSession, settings: CodecSettings, chunkSize: number, cancel: CancelFlag, measureIdeal: boolean) {
-    this.#model = model;
-    this.#session = session;
-    this.settings = settings;
-    this.#chunkSize = chunkSize;
-    this.#cancel = cancel;
-    this.#measureIdeal = measureIdeal;
-  }
-
-  static async create(model: Model, settings: CodecSettings, options: { chunkSize: number; cancel: CancelFlag; measureIdeal: boolean }): Promise<Compressor> {
+  constructor(model: Model, settings: CodecSettings, options: { cancel: CancelFlag; measureIdeal: boolean; memoryLimit: number }) {
     if (model.facts.vocabOnly)
       throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights: it cannot compress`);
-    const session = await model.createSession({ ...settings, threads: model.threads });
-    return new Compressor(model, session, settings, options.chunkSize, options.cancel, options.measureIdeal);
+    this.#model = model;
+    this.#settings = settings;
+    this.#cancel = options.cancel;
+    this.#measureIdeal = options.measureIdeal;
+    this.#memoryLimit = options.memoryLimit;
   }
 
-  /** Bytes of input one frame holds: a chunk per lane. */
-  get frameSize(): number {
-    return Math.min(this.#chunkSize * this.settings.lanes, MAX_FRAME_SIZE);
+  /** The session, created at the first block (checked against the memory limit). */
+  #openSession(): Promise<NativeSession> {
+    const s = this.#settings;
+    this.#session ??= openSession(this.#model, { lanes: s.lanes, window: s.window, overlap: s.overlap, ubatch: s.ubatch,
+      flashAttention: s.flashAttention, threads: this.#model.threads, codingMethod: s.codingMethod, methodParams: s.methodParams },
+    this.#memoryLimit, 'use fewer lanes or a smaller window (--lanes, --ctx), or raise memoryLimit');
+    return this.#session;
   }
 
-  /** The file header; `modelFree` when no chunk of the file was coded with the model. */
-  async header(modelReference: string, originalSize: number | undefined, modelFree = false): Promise<Buffer> {
-    const out = modelFree ? writeModelFreeHeader() : writeFileHeader({
-      modelSha256: await this.#model.fingerprint(),
-      tokenizerFingerprint: this.#model.facts.tokenizerFingerprint,
-      vocabSize: this.#model.facts.vocabSize,
-      modelReference,
-      profile: numericProfile(this.#model),
-      ...this.settings,
-      freqAlgorithm: FREQ_ALGORITHM,
-      originalSize: originalSize === undefined ? undefined : BigInt(originalSize),
-    });
-    this.stats.outputBytes += out.length;
-    return out;
+  /** Checks now what the first block would find out: a context the memory limit refuses. */
+  async prepare(): Promise<void> {
+    await this.#openSession();
   }
 
-  /** Compresses one frame (at most frameSize bytes); returns its bytes in file order. */
-  async frame(data: Uint8Array, onTokens?: (fraction: number) => void): Promise<Buffer[]> {
-    if (!this.#session) throw new LmzipError(ErrorCode.SESSION_DISPOSED, 'this compressor has finished');
-    if (data.length === 0) return [];
+  /**
+   * Compresses one block (at most blockSize bytes) that starts `originalOffset`
+   * bytes into its member (`last`: the member's final block); returns its bytes in
+   * file order.
+   */
+  async encode(data: Uint8Array, originalOffset: number, last: boolean, onTokens?: (fraction: number) => void): Promise<EncodedBlock> {
+    if (this.#disposed) throw new LmzipError(ErrorCode.SESSION_DISPOSED, 'this compressor has finished');
+    if (data.length === 0 || data.length > this.#settings.blockSize) throw new Error('internal: block of the wrong size');
     const started = performance.now();
     this.#cancel.check();
-    const lengths = chunkLengths(data, Math.min(this.#chunkSize, MAX_CHUNK_SIZE));
-    if (lengths.length > MAX_CHUNKS_PER_FRAME) throw new Error('internal: too many chunks for one frame');
+    const session = await this.#openSession();
+    const s = this.#settings;
+    const lengths = chunkLengths(data, Math.min(chunkTarget(data.length, s.lanes, s.chunkSize), MAX_CHUNK_SIZE));
     const pieces: Uint8Array[] = [];
     for (let i = 0, offset = 0; i < lengths.length; offset += lengths[i++]) pieces.push(data.subarray(offset, offset + lengths[i]));
     // Brotli at quality 11 costs about as much time as the model on small text, so it is
-    // only tried where it could win: chunks the model did not code, and model payloads
-    // above 1.5 bits per byte (brotli rarely beats that on text; it does on data the
-    // model cannot predict).
+    // only tried where it could win: chunks the model did not code, and chunks whose
+    // tokens cost above 1.5 bits per byte (brotli rarely beats that on text; it does on
+    // data the model cannot predict).
     const plainCache = new Map<number, { method: ChunkMethod; payload: Uint8Array }>();
     const plainFor = (i: number) => {
       let p = plainCache.get(i);
       if (!p) plainCache.set(i, (p = withoutModel(pieces[i])));
       return p;
     };
-    const beatsPlain = (payload: Uint8Array, i: number) =>
-      payload.length * 8 <= 1.5 * pieces[i].length || payload.length < plainFor(i).payload.length;
     const encode = async (allowModel?: Uint8Array) => {
       try {
-        return await this.#session!.encode(data, Uint32Array.from(lengths), allowModel, this.#measureIdeal, this.#cancel.flag,
+        return await session.encodeBlock(data, Uint32Array.from(lengths), allowModel, this.#measureIdeal, this.#cancel.flag,
           onTokens ? (done, total) => onTokens(total > 0 ? done / total : 1) : undefined);
       } catch (e) {
         throw toLmzipError(e);
       }
     };
+    // A chunk's share of the one stream is its code length under the tables it was coded with.
+    const wins = (e: Awaited<ReturnType<typeof encode>>, i: number) => e.modelCoded[i] !== 0 &&
+      (e.tableBits[i] <= 1.5 * pieces[i].length || Math.ceil(e.tableBits[i] / 8) < plainFor(i).payload.length);
 
-    // Pass 1 codes every chunk the model can spell. A chunk whose payload loses to
-    // brotli/stored must leave the schedule, and leaving changes the other lanes'
-    // batches, so the survivors are coded again (pass 2) with the same schedule the
-    // decoder will run.
+    // Pass 1 codes every chunk the model can spell. A chunk that loses to brotli/stored
+    // must leave the schedule, and leaving changes the other lanes' batches, so the
+    // survivors are coded again (pass 2) with the same schedule the decoder will run.
     let encoded = await encode(undefined);
-    const wins = (e: typeof encoded, i: number) => e.modelCoded[i] !== 0 && beatsPlain(e.payloads[i], i);
-    const losers = pieces.filter((_, i) => encoded.modelCoded[i] && !wins(encoded, i)).length;
-    if (losers > 0) {
+    const none = () => ({ ...encoded, modelCoded: new Uint8Array(pieces.length), stream: new Uint8Array(0) });
+    if (pieces.some((_, i) => encoded.modelCoded[i] && !wins(encoded, i))) {
       const allow = Uint8Array.from(pieces, (_, i) => (wins(encoded, i) ? 1 : 0));
-      encoded = allow.some((a) => a) ? await encode(allow) : { ...encoded, modelCoded: new Uint8Array(pieces.length) };
+      encoded = allow.some((a) => a) ? await encode(allow) : none();
     }
-    // Pass-2 payloads differ slightly from pass 1; never let the frame end up larger
-    // than storing it.
-    const size = (e: typeof encoded) => pieces.reduce((n, _, i) => n + (e.modelCoded[i] ? e.payloads[i].length : plainFor(i).payload.length), 0);
-    if (size(encoded) > data.length) encoded = { ...encoded, modelCoded: new Uint8Array(pieces.length) };
-
-    const chunks: ChunkEntry[] = [];
-    const payloads: Uint8Array[] = [];
+    const crc = blockCrc(originalOffset, [data]);
+    const build = (e: typeof encoded, chunkPieces: Uint8Array[]) => {
+      const chunks: ChunkEntryV2[] = [];
+      const payloads: Uint8Array[] = [];
+      chunkPieces.forEach((piece, i) => {
+        if (e.modelCoded[i]) {
+          chunks.push({ method: ChunkMethod.Model, stripLeadingSpace: e.stripLeadingSpace[i] !== 0, originalSize: piece.length, payloadSize: 0 });
+          payloads.push(new Uint8Array(0));
+        } else {
+          const plain = chunkPieces === pieces ? plainFor(i) : withoutModel(piece);
+          chunks.push({ method: plain.method, stripLeadingSpace: false, originalSize: piece.length, payloadSize: plain.payload.length });
+          payloads.push(plain.payload);
+        }
+      });
+      return { chunks, bytes: writeBlock(chunks, e.modelCoded.some((m) => m) ? e.stream : new Uint8Array(0), payloads, crc, last) };
+    };
+    const size = (b: { bytes: Buffer[] }) => b.bytes.reduce((n, x) => n + x.length, 0);
+    let block = build(encoded, pieces);
+    // Pass-2 streams differ from pass 1; never let the block end up larger than storing it.
+    if (size(block) > data.length + 16) block = build(none(), pieces);
     // Out of the model's domain (logs, other languages, binaries), brotli over the whole
-    // frame beats brotli per chunk (it sees more context): then the frame becomes one
-    // brotli chunk with no lanes. Brotli costs seconds per frame where the model spends
+    // block beats brotli per chunk (it sees more context): then the block becomes one
+    // brotli chunk with no lanes. Brotli costs seconds per block where the model spends
     // minutes, so it is always tried.
-    const chunkedSize = size(encoded) + CHUNK_ENTRY_SIZE * pieces.length;
-    const whole = data.length <= MAX_CHUNK_SIZE ? withoutModel(data) : undefined;
-    if (whole && whole.payload.length + CHUNK_ENTRY_SIZE < chunkedSize) {
-      pieces.length = 1;
-      pieces[0] = data;
-      plainCache.clear();
-      plainCache.set(0, whole);
-      encoded = { ...encoded, modelCoded: new Uint8Array(1) };
-    }
-    for (let i = 0; i < pieces.length; i++) {
-      const crc = crc32(pieces[i]);
-      this.#contentCrc = crc32(pieces[i], this.#contentCrc);
-      if (encoded.modelCoded[i]) {
-        chunks.push({ method: ChunkMethod.Model, stripLeadingSpace: encoded.stripLeadingSpace[i] !== 0, originalSize: pieces[i].length,
-          tokenCount: encoded.tokenCounts[i], payloadSize: encoded.payloads[i].length, crc32: crc });
-        payloads.push(encoded.payloads[i]);
-      } else {
-        const plain = plainFor(i);
-        chunks.push({ method: plain.method, stripLeadingSpace: false, originalSize: pieces[i].length, tokenCount: 0,
-          payloadSize: plain.payload.length, crc32: crc });
-        payloads.push(plain.payload);
+    if (data.length <= MAX_CHUNK_SIZE && block.chunks.length > 1) {
+      const whole = build(none(), [data]);
+      if (size(whole) < size(block)) {
+        block = whole;
+        encoded = none();
       }
     }
 
-    const s = this.stats;
-    for (let i = 0; i < chunks.length; i++) {
-      if (chunks[i].method === ChunkMethod.Model) {
-        s.modelChunks++;
-        s.payloadBytes += chunks[i].payloadSize;
-        s.modelBytes += chunks[i].originalSize;
-        s.tokens += chunks[i].tokenCount;
-        s.idealBits += encoded.idealBits[i];
-        s.tableBits += encoded.tableBits[i];
-      } else if (chunks[i].method === ChunkMethod.Brotli) s.brotliChunks++;
-      else s.storedChunks++;
-    }
-    const header = writeFrameHeader(chunks);
-    const out = [header, ...payloads.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))];
-    s.frames++;
-    s.inputBytes += data.length;
-    s.outputBytes += out.reduce((n, b) => n + b.length, 0);
-    s.seconds += (performance.now() - started) / 1000;
-    return out;
+    const st = this.stats;
+    const usesModel = block.chunks.some((c) => c.method === ChunkMethod.Model);
+    block.chunks.forEach((c, i) => {
+      if (c.method === ChunkMethod.Model) {
+        st.modelChunks++;
+        st.modelBytes += c.originalSize;
+        st.tokens += encoded.tokenCounts[i];
+        st.idealBits += encoded.idealBits[i];
+        st.tableBits += encoded.tableBits[i];
+      } else if (c.method === ChunkMethod.Brotli) st.brotliChunks++;
+      else st.storedChunks++;
+    });
+    if (usesModel) st.payloadBytes += encoded.stream.length;
+    const compressedSize = size(block);
+    st.blocks++;
+    st.inputBytes += data.length;
+    st.outputBytes += compressedSize;
+    st.seconds += (performance.now() - started) / 1000;
+    return { bytes: block.bytes, originalSize: data.length, compressedSize, usesModel };
   }
 
-  end(): Buffer {
-    const out = writeEndBlock({ totalSize: BigInt(this.stats.inputBytes), frameCount: this.stats.frames, contentCrc32: this.#contentCrc });
-    this.stats.outputBytes += out.length;
-    return out;
-  }
-
-  dispose(): void {
-    this.#session?.dispose();
+  async dispose(): Promise<void> {
+    this.#disposed = true;
+    const session = this.#session;
     this.#session = undefined;
+    if (session) (await session.catch(() => undefined))?.dispose();
   }
 }
 
-/** Throws MODEL_MISMATCH or PROFILE_MISMATCH when `model` cannot decode a file with `header`. */
-export async function checkDecodable(header: FileHeader, model: Model): Promise<void> {
+/** The model and numeric profile a member that uses the model was written with. */
+export interface ModelIdentity {
+  /** Hex SHA-256 (v1) or its first 16 hex digits (v2). */
+  sha256: string;
+  name: string;
+  profile: string;
+}
+
+export function modelIdentity(header: FileHeader | HeaderV2): ModelIdentity {
+  return 'blockSize' in header
+    ? { sha256: header.modelHash, name: header.modelName, profile: header.profile }
+    : { sha256: header.modelSha256, name: header.modelReference, profile: header.profile };
+}
+
+/** Throws MODEL_MISMATCH or PROFILE_MISMATCH when `model` cannot decode blocks written with `want`. */
+export async function checkDecodable(want: ModelIdentity, model: Model): Promise<void> {
   const ours = await model.fingerprint();
-  if (ours !== header.modelSha256)
+  if (!ours.startsWith(want.sha256))
     throw new LmzipError(ErrorCode.MODEL_MISMATCH,
-      `this file was compressed with model ${header.modelReference || '(unnamed)'} (sha256 ${header.modelSha256.slice(0, 16)}…), ` +
+      `this file was compressed with model ${want.name || '(unnamed)'} (sha256 ${want.sha256.slice(0, 16)}…), ` +
       `but the model given is ${model.facts.path} (sha256 ${ours.slice(0, 16)}…)`);
-  if (header.freqAlgorithm !== FREQ_ALGORITHM)
-    throw new LmzipError(ErrorCode.UNSUPPORTED_VERSION, `this file uses frequency algorithm ${header.freqAlgorithm}; this build knows ${FREQ_ALGORITHM}`);
   const profile = numericProfile(model);
-  if (profile !== header.profile)
+  if (profile !== want.profile)
     throw new LmzipError(ErrorCode.PROFILE_MISMATCH,
       `this file was written by a build with different numerics, so its probabilities cannot be reproduced here ` +
-      `(${describeProfileDifference(header.profile, profile)}); decompress it with a build whose profile is ${header.profile}`);
+      `(${describeProfileDifference(want.profile, profile)}); decompress it with a build whose profile is ${want.profile}`);
+  if (model.facts.vocabOnly) throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights`);
 }
 
-export class Decompressor {
-  #session: NativeSession | undefined;
-  #cancel: CancelFlag;
-  #maxOutputLength: number;
-  #produced = 0;
-  #contentCrc = 0;
-  #frames = 0;
-  readonly header: FileHeader;
+/** The session settings a member's header records. */
+export function sessionParams(header: FileHeader | HeaderV2, threads: number): NativeSessionParams {
+  const method = 'blockSize' in header ? { codingMethod: header.codingMethod, methodParams: header.methodParams } : { codingMethod: 1 };
+  return { lanes: header.lanes, window: header.window, overlap: header.overlap, ubatch: header.ubatch, flashAttention: header.flashAttention,
+    threads, ...method };
+}
 
-  private constructor(header: FileHeader, session: NativeSession | undefined, cancel: CancelFlag, maxOutputLength: number) {
-    this.header = header;
+/** Version 1 names its frequency algorithm in the header; only 1 exists. */
+export function checkFreqAlgorithm(header: FileHeader): void {
+  if (!header.modelFree && header.freqAlgorithm !== FREQ_ALGORITHM)
+    throw new LmzipError(ErrorCode.UNSUPPORTED_VERSION, `this file uses frequency algorithm ${header.freqAlgorithm}; this build knows ${FREQ_ALGORITHM}`);
+}
+
+const damaged = (message: string) => new LmzipError(ErrorCode.CORRUPT_DATA, `compressed data is damaged: ${message}`);
+
+function unbrotli(payload: Uint8Array, size: number, where: string): Buffer {
+  let out: Buffer;
+  try {
+    out = zlib.brotliDecompressSync(payload, { maxOutputLength: size });
+  } catch (e) {
+    throw damaged(`${where} does not decode (${(e as Error).message})`);
+  }
+  if (out.length !== size) throw damaged(`${where} decodes to ${out.length} bytes instead of ${size}`);
+  return out;
+}
+
+/**
+ * Decodes blocks (v2) and frames (v1) of one member, verifying each before it is
+ * returned. `session` is called only for a block that uses the model.
+ */
+export class BlockDecoder {
+  #session: () => Promise<NativeSession>;
+  #cancel: CancelFlag;
+  // Version 1 checks the whole content at its end block.
+  #v1Produced = 0;
+  #v1Crc = 0;
+  #v1Frames = 0;
+
+  constructor(session: () => Promise<NativeSession>, cancel: CancelFlag) {
     this.#session = session;
     this.#cancel = cancel;
-    this.#maxOutputLength = maxOutputLength;
   }
 
-  /** `model` may be undefined only if no frame needs it (checked per frame). */
-  static async create(header: FileHeader, model: Model | undefined, options: { cancel: CancelFlag; maxOutputLength: number }): Promise<Decompressor> {
-    if (header.originalSize !== undefined && header.originalSize > BigInt(options.maxOutputLength))
-      throw new LmzipError(ErrorCode.OUTPUT_TOO_LARGE, `the file holds ${header.originalSize} bytes, more than maxOutputLength (${options.maxOutputLength})`);
-    let session: NativeSession | undefined;
-    if (model && !header.modelFree) {
-      await checkDecodable(header, model);
-      if (model.facts.vocabOnly) throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights`);
-      session = await model.createSession({ lanes: header.lanes, window: header.window, overlap: header.overlap,
-        ubatch: header.ubatch, flashAttention: header.flashAttention, threads: model.threads });
-    }
-    return new Decompressor(header, session, options.cancel, options.maxOutputLength);
-  }
-
-  /** Decodes one frame; every chunk is checked against its CRC before it is returned. */
-  async frame(frame: Frame, onTokens?: (fraction: number) => void): Promise<Buffer[]> {
+  /** A version-2 block starting `originalOffset` bytes into its member. */
+  async block(block: BlockV2, originalOffset: number, where: string, onTokens?: (fraction: number) => void): Promise<Buffer[]> {
     this.#cancel.check();
-    const frameSize = frame.chunks.reduce((n, c) => n + c.originalSize, 0);
-    if (this.#produced + frameSize > this.#maxOutputLength)
-      throw new LmzipError(ErrorCode.OUTPUT_TOO_LARGE, `decompressed data would exceed maxOutputLength (${this.#maxOutputLength} bytes)`);
-    const modelIndexes = frame.chunks.flatMap((c, i) => (c.method === ChunkMethod.Model ? [i] : []));
-    const out: Buffer[] = new Array(frame.chunks.length);
-    if (modelIndexes.length > 0) {
-      if (!this.#session) throw new LmzipError(ErrorCode.INVALID_ARGUMENT, 'this file needs its model to decompress');
+    const { chunks } = block.table;
+    const out: Buffer[] = new Array(chunks.length);
+    const model = chunks.flatMap((c, i) => (c.method === ChunkMethod.Model ? [i] : []));
+    if (model.length > 0) {
+      const session = await this.#session();
       let decoded: Uint8Array[];
       try {
-        decoded = await this.#session.decode(
-          modelIndexes.map((i) => frame.payloads[i]),
-          Uint32Array.from(modelIndexes, (i) => frame.chunks[i].tokenCount),
-          Uint32Array.from(modelIndexes, (i) => frame.chunks[i].originalSize),
-          Uint8Array.from(modelIndexes, (i) => (frame.chunks[i].stripLeadingSpace ? 1 : 0)),
-          this.#cancel.flag,
+        decoded = await session.decodeBlock(block.stream, Uint32Array.from(model, (i) => chunks[i].originalSize),
+          Uint8Array.from(model, (i) => (chunks[i].stripLeadingSpace ? 1 : 0)), this.#cancel.flag,
           onTokens ? (done, total) => onTokens(total > 0 ? done / total : 1) : undefined);
       } catch (e) {
         throw toLmzipError(e);
       }
-      modelIndexes.forEach((chunkIndex, k) => {
-        out[chunkIndex] = Buffer.from(decoded[k].buffer, decoded[k].byteOffset, decoded[k].byteLength);
-      });
+      model.forEach((chunk, k) => (out[chunk] = Buffer.from(decoded[k].buffer, decoded[k].byteOffset, decoded[k].byteLength)));
     }
-    frame.chunks.forEach((c, i) => {
-      if (c.method === ChunkMethod.Stored) out[i] = Buffer.from(frame.payloads[i]);
-      else if (c.method === ChunkMethod.Brotli) {
-        try {
-          out[i] = zlib.brotliDecompressSync(frame.payloads[i], { maxOutputLength: c.originalSize });
-        } catch (e) {
-          throw new LmzipError(ErrorCode.CORRUPT_DATA, `compressed data is damaged: chunk ${i} of frame ${this.#frames} does not decode (${(e as Error).message})`);
-        }
-      }
-      if (out[i].length !== c.originalSize)
-        throw new LmzipError(ErrorCode.CORRUPT_DATA, `compressed data is damaged: chunk ${i} of frame ${this.#frames} decodes to ${out[i].length} bytes instead of ${c.originalSize}`);
-      if (crc32(out[i]) !== c.crc32)
-        throw new LmzipError(ErrorCode.CHECKSUM_MISMATCH, `chunk ${i} of frame ${this.#frames} does not match its checksum: the file is damaged, or was decoded with different numerics`);
-      this.#contentCrc = crc32(out[i], this.#contentCrc);
+    chunks.forEach((c, i) => {
+      if (c.method === ChunkMethod.Stored) out[i] = Buffer.from(block.payloads[i]);
+      else if (c.method === ChunkMethod.Brotli) out[i] = unbrotli(block.payloads[i], c.originalSize, `chunk ${i} of ${where}`);
+      if (out[i].length !== c.originalSize) throw damaged(`chunk ${i} of ${where} decodes to ${out[i].length} bytes instead of ${c.originalSize}`);
     });
-    this.#produced += frameSize;
-    this.#frames++;
+    if (blockCrc(originalOffset, out) !== block.table.blockCrc)
+      throw new LmzipError(ErrorCode.CHECKSUM_MISMATCH, `${where} does not match its checksum: the file is damaged, or was decoded with different numerics`);
     return out;
   }
 
-  /** Checks the end block against what was decoded. */
-  end(totalSize: bigint, contentCrc32: number): void {
-    if (totalSize !== BigInt(this.#produced) || (this.header.originalSize !== undefined && this.header.originalSize !== totalSize))
-      throw new LmzipError(ErrorCode.CORRUPT_DATA, `the file records ${totalSize} bytes but its frames hold ${this.#produced}`);
-    if (contentCrc32 !== this.#contentCrc) throw new LmzipError(ErrorCode.CHECKSUM_MISMATCH, 'the whole-content checksum does not match');
+  /** A version-1 frame: every chunk is checked against its CRC before it is returned. */
+  async frame(frame: Frame, onTokens?: (fraction: number) => void): Promise<Buffer[]> {
+    this.#cancel.check();
+    const where = (i: number) => `chunk ${i} of frame ${this.#v1Frames}`;
+    const model = frame.chunks.flatMap((c, i) => (c.method === ChunkMethod.Model ? [i] : []));
+    const out: Buffer[] = new Array(frame.chunks.length);
+    if (model.length > 0) {
+      const session = await this.#session();
+      let decoded: Uint8Array[];
+      try {
+        decoded = await session.decode(model.map((i) => frame.payloads[i]), Uint32Array.from(model, (i) => frame.chunks[i].tokenCount),
+          Uint32Array.from(model, (i) => frame.chunks[i].originalSize), Uint8Array.from(model, (i) => (frame.chunks[i].stripLeadingSpace ? 1 : 0)),
+          this.#cancel.flag, onTokens ? (done, total) => onTokens(total > 0 ? done / total : 1) : undefined);
+      } catch (e) {
+        throw toLmzipError(e);
+      }
+      model.forEach((chunk, k) => (out[chunk] = Buffer.from(decoded[k].buffer, decoded[k].byteOffset, decoded[k].byteLength)));
+    }
+    frame.chunks.forEach((c, i) => {
+      if (c.method === ChunkMethod.Stored) out[i] = Buffer.from(frame.payloads[i]);
+      else if (c.method === ChunkMethod.Brotli) out[i] = unbrotli(frame.payloads[i], c.originalSize, where(i));
+      if (out[i].length !== c.originalSize) throw damaged(`${where(i)} decodes to ${out[i].length} bytes instead of ${c.originalSize}`);
+      if (crc32(out[i]) !== c.crc32)
+        throw new LmzipError(ErrorCode.CHECKSUM_MISMATCH, `${where(i)} does not match its checksum: the file is damaged, or was decoded with different numerics`);
+    });
+    for (const b of out) {
+      this.#v1Crc = crc32(b, this.#v1Crc);
+      this.#v1Produced += b.length;
+    }
+    this.#v1Frames++;
+    return out;
   }
 
-  get bytesProduced(): number {
-    return this.#produced;
-  }
-
-  dispose(): void {
-    this.#session?.dispose();
-    this.#session = undefined;
+  /** Checks a version-1 end block against what was decoded. */
+  endV1(header: FileHeader, totalSize: bigint, contentCrc32: number): void {
+    if (totalSize !== BigInt(this.#v1Produced) || (header.originalSize !== undefined && header.originalSize !== totalSize))
+      throw damaged(`the file records ${totalSize} bytes but its frames hold ${this.#v1Produced}`);
+    if (contentCrc32 !== this.#v1Crc) throw new LmzipError(ErrorCode.CHECKSUM_MISMATCH, 'the whole-content checksum does not match');
   }
 }

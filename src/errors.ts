@@ -69,6 +69,8 @@ export const ErrorCode = Object.freeze({
   SAME_FILE: 'SAME_FILE',
   /** The input changed while it was read or before it was removed; it was kept. */
   INPUT_CHANGED: 'INPUT_CHANGED',
+  /** The work would need more memory than allowed (a llama.cpp context over the memory limit). */
+  RESOURCE_LIMIT: 'RESOURCE_LIMIT',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -35,7 +35,8 @@ export async function openModel(option: unknown, load: LoadModelOptions, resolve
 }
 
 /** The model to decompress a file with: the one given (checked later), else the one the file names. */
-export async function openModelForFile(header: FileHeader, option: unknown, load: LoadModelOptions, resolveOptions: ResolveOptions = {}): Promise<OpenedModel> {
+export async function openModelForFile(header: Pick<FileHeader, 'modelSha256' | 'modelReference'>, option: unknown, load: LoadModelOptions,
+  resolveOptions: ResolveOptions = {}): Promise<OpenedModel> {
   checkOption(option);
   if (option !== undefined) return openModel(option, load, resolveOptions);
   // The header's reference is untrusted: findCachedModel only reads regular GGUF files.

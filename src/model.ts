@@ -173,6 +173,12 @@ export class Model {
     return this.#call((m) => m.createSession(params));
   }
 
+  /** @internal Bytes such a session is expected to allocate (engine.h, estimate_session_memory). */
+  estimateSessionMemory(params: NativeSessionParams): number {
+    if (!this.#native) throw new LmzipError(ErrorCode.MODEL_DISPOSED, 'this model has been disposed');
+    return this.#native.estimateSessionMemory(params);
+  }
+
   /** True once dispose() was called. */
   get disposed(): boolean {
     return this.#native === undefined;

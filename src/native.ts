@@ -33,17 +33,23 @@ export interface NativeSessionParams {
   threads: number;
   flashAttention: boolean;
   ubatch: number;
+  /** docs/FORMAT.md "Coding methods" (default 1, the model alone). */
+  codingMethod?: number;
+  methodParams?: Uint8Array;
 }
 
-export interface NativeEncodeResult {
+/** One block's chunks after encodeBlock (format v2). */
+export interface NativeBlockResult {
   modelCoded: Uint8Array;
   stripLeadingSpace: Uint8Array;
   tokenCounts: Uint32Array;
   byteCoded: Uint32Array;
+  /** −Σ log2 p(token) from the float logits, per chunk, when measured. */
   idealBits: Float64Array;
-  /** −Σ log2 f(token)/total under the integer tables actually coded with (when measured). */
+  /** −Σ log2 f(token)/total under the integer tables coded with, per chunk (always): the chunk's share of the stream. */
   tableBits: Float64Array;
-  payloads: Uint8Array[];
+  /** The block's model stream: every model-coded token, in schedule order. */
+  stream: Uint8Array;
 }
 
 export interface NativeTokenPlan {
@@ -55,10 +61,15 @@ export interface NativeTokenPlan {
 
 export type NativeProgress = (done: number, total: number) => void;
 
+/** Progress callbacks count bytes of model-coded chunks done and in all. */
 export interface NativeSession {
-  /** `allowModel[i] === 0` keeps chunk i out of the lane schedule (undefined: all allowed). */
-  encode(data: Uint8Array, chunkLengths: Uint32Array, allowModel: Uint8Array | undefined, measureIdeal: boolean, cancel: Int32Array | undefined,
-    onProgress: NativeProgress | undefined): Promise<NativeEncodeResult>;
+  /** Format v2: codes a block's chunks; `allowModel[i] === 0` keeps chunk i out of the lane schedule (undefined: all allowed). */
+  encodeBlock(data: Uint8Array, chunkLengths: Uint32Array, allowModel: Uint8Array | undefined, measureIdeal: boolean,
+    cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<NativeBlockResult>;
+  /** Format v2: decodes a block's model-coded chunks (sizes and flags in chunk order) from its stream. */
+  decodeBlock(stream: Uint8Array, originalSizes: Uint32Array, stripLeadingSpace: Uint8Array,
+    cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<Uint8Array[]>;
+  /** Format v1: decodes a frame's model-coded chunks, each from its own payload. */
   decode(payloads: Uint8Array[], tokenCounts: Uint32Array, originalSizes: Uint32Array, stripLeadingSpace: Uint8Array,
     cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<Uint8Array[]>;
   evaluate(tokens: Int32Array[], cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<void>;
@@ -71,6 +82,7 @@ export interface NativeModel {
   detokenize(tokens: Int32Array): Promise<Uint8Array>;
   planTokens(bytes: Uint8Array): Promise<NativeTokenPlan>;
   createSession(params: NativeSessionParams): Promise<NativeSession>;
+  estimateSessionMemory(params: NativeSessionParams): number;
   dispose(): void;
 }
 

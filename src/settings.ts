@@ -1,10 +1,13 @@
 /**
- * The coding settings that decide the output bytes (all recorded in the header),
- * and their defaults.
+ * The coding settings that decide the output bytes (all recorded in the member
+ * header, or derived from what is), their defaults, and how they are fitted to the
+ * input: lanes and window never exceed what the input can use (docs/FORMAT.md,
+ * "Writers"), so a small input never asks llama.cpp for a large context.
  */
 import { invalid } from './validate.js';
 import type { Model } from './model.js';
 import { findBuiltinBySha256 } from './models/builtin.js';
+import { CodingMethodId, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from './format/v2/constants.js';
 
 export interface CodecSettings {
   /** Chunks coded at once, one llama.cpp sequence each (1-256). */
@@ -17,21 +20,55 @@ export interface CodecSettings {
   ubatch: number;
   /** Flash attention (off: it makes results depend on the thread count, LLAMA-FACTS.md). */
   flashAttention: boolean;
+  /** The most original bytes per block (blocks decode independently). */
+  blockSize: number;
+  /** Target chunk size; undefined: max(MIN_DEFAULT_CHUNK_SIZE, block length / lanes). */
+  chunkSize: number | undefined;
+  /** docs/FORMAT.md "Coding methods". */
+  codingMethod: number;
+  methodParams: Uint8Array;
 }
 
 export const DEFAULT_LANES = 16;
 export const DEFAULT_UBATCH = 512;
 /** Used when neither the user nor the model table names a window. */
 export const DEFAULT_MAX_WINDOW = 1024;
-
+/**
+ * Original bytes per block: the unit of random access and resumption. Measured on the
+ * whole TinyStories file (398 KB) with stories260K (`scripts/measure-format.ts sweep`):
+ * against one block for everything, 32 KiB blocks cost 0.59 %, 64 KiB 0.30 %, 128 KiB
+ * 0.20 %, 256 KiB 0.14 %. 256 KiB is the smallest block that still fills 16 lanes with
+ * chunks of 16 KiB, so it costs no speed either.
+ */
+export const DEFAULT_BLOCK_SIZE = 256 * 1024;
+/**
+ * Chunks are at least this long unless the caller sets chunkSize: each chunk costs
+ * table bytes and starts its lane cold, and more lanes only buy speed (60 KB of text
+ * is then 4 chunks, not 15: the container under 1 % of the file).
+ */
+export const MIN_DEFAULT_CHUNK_SIZE = 16384;
 
 export interface SettingsOptions {
   lanes?: number;
   window?: number;
   overlap?: number;
+  blockSize?: number;
+  chunkSize?: number;
 }
 
-export async function chooseSettings(model: Model, options: SettingsOptions): Promise<CodecSettings> {
+/** The chunk target for a block of `length` bytes. */
+export function chunkTarget(length: number, lanes: number, chunkSize: number | undefined): number {
+  return chunkSize ?? Math.max(MIN_DEFAULT_CHUNK_SIZE, Math.ceil(length / lanes));
+}
+
+/**
+ * The settings for compressing with `model`: the caller's, else the defaults, fitted
+ * to an input of `inputSize` bytes (undefined: unknown, a stream). Fitting lowers
+ * lanes to the most chunks a block can have and the window to the longest chunk
+ * plus one; neither changes any token's context, so it changes no coded bit, only
+ * what llama.cpp allocates.
+ */
+export async function chooseSettings(model: Model, options: SettingsOptions, inputSize?: number): Promise<CodecSettings> {
   const trained = model.facts.contextLength > 0 ? model.facts.contextLength : DEFAULT_MAX_WINDOW;
   // A GGUF's advertised context is not always what it handles well (stories260K says
   // 2048 but predicts far worse past a few hundred tokens): the built-in table carries
@@ -40,5 +77,22 @@ export async function chooseSettings(model: Model, options: SettingsOptions): Pr
   if (window < 8) throw invalid('window', 'an integer of at least 8', window);
   const overlap = options.overlap ?? Math.floor(window / 2);
   if (overlap > window - 2) throw invalid('overlap', `an integer below window - 1 (${window - 1})`, overlap);
-  return { lanes: options.lanes ?? DEFAULT_LANES, window, overlap, ubatch: DEFAULT_UBATCH, flashAttention: false };
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || blockSize % 1024 !== 0)
+    throw invalid('blockSize', `a multiple of 1024 from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}`, blockSize);
+  return fitToInput({ lanes: options.lanes ?? DEFAULT_LANES, window, overlap, ubatch: DEFAULT_UBATCH, flashAttention: false, blockSize,
+    chunkSize: options.chunkSize, codingMethod: CodingMethodId.Model, methodParams: new Uint8Array(0) }, inputSize);
+}
+
+/** Lowers lanes and window to what the largest block of the input can use. */
+export function fitToInput(s: CodecSettings, inputSize: number | undefined): CodecSettings {
+  const length = Math.max(1, Math.min(s.blockSize, inputSize ?? Infinity));
+  const target = chunkTarget(length, s.lanes, s.chunkSize);
+  // Every chunk but a block's last is at least half the target long (src/chunker.ts).
+  const chunks = length <= target ? 1 : Math.ceil(length / Math.max(1, Math.floor(target / 2)));
+  const lanes = Math.min(s.lanes, chunks);
+  // A chunk of n bytes has at most n + 1 tokens (a stripped space), which fit a window
+  // of n + 1 positions with the start token, so it never restarts.
+  const window = Math.max(8, Math.min(s.window, Math.min(target, length) + 1, s.blockSize + 1));
+  return { ...s, lanes, window, overlap: Math.min(s.overlap, window - 2) };
 }

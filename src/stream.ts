@@ -1,20 +1,28 @@
 /**
  * Transform streams shaped like node:zlib's. Memory stays bounded: the compressor
- * holds at most one frame of input (lanes × chunk size), the decompressor one frame
- * of compressed data plus its output.
+ * holds at most two blocks of input and output (a block is coded once it is known
+ * whether it is the last), the decompressor one block of
+ * compressed data plus its output. The decompressor has no output limit unless
+ * maxOutputLength is given (it does not hold its output).
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { CancelFlag, Compressor, Decompressor, type CompressStats } from './codec.js';
-import { DEFAULT_MAX_OUTPUT_LENGTH, defaultChunkSize, validateCompressOptions, validateDecompressOptions, type CompressOptions, type DecompressOptions } from './compress.js';
+import { CancelFlag, type CompressStats } from './codec.js';
+import { createMemberWriter, validateCompressOptions, validateDecompressOptions, type CompressOptions, type DecompressOptions } from './compress.js';
+import { ArchiveDecoder } from './archive/decoder.js';
+import type { ResumePoint } from './archive/resume.js';
+import type { MemberWriter } from './archive/writer.js';
 import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
-import { LmzReader } from './format/reader.js';
-import { openModel, openModelForFile, type OpenedModel } from './model-source.js';
-import { chooseSettings } from './settings.js';
-import { integerOption } from './validate.js';
+import { openModel, type OpenedModel } from './model-source.js';
+import { integerOption, invalid } from './validate.js';
 
 export interface CompressStreamOptions extends CompressOptions {
-  /** The input's size, if known: recorded in the header and checked at the end. */
+  /** The input's size, if known: fits the settings to it (as compress() does) and is checked at the end. */
   sizeHint?: number;
+  /**
+   * Continue an interrupted compression (findResumePoint): the output already holds
+   * `resume.keepBytes` bytes and the stream is fed the input from `resume.inputOffset`.
+   */
+  resume?: ResumePoint;
 }
 
 export class CompressStream extends Transform {
@@ -23,18 +31,25 @@ export class CompressStream extends Transform {
   #pendingBytes = 0;
   #ready: Promise<void> | undefined;
   #opened: OpenedModel | undefined;
-  #compressor: Compressor | undefined;
+  #writer: MemberWriter | undefined;
   #cancel: CancelFlag;
   #bytesIn = 0;
   #bytesOut = 0;
   #stats: CompressStats | undefined;
+  // The header waits for a second block: a member of one block that uses no model gets
+  // the short model-free header.
+  #headerWritten = false;
+  #held: Buffer[] | undefined;
 
   constructor(options: CompressStreamOptions = {}) {
     super();
     validateCompressOptions(options);
     integerOption('sizeHint', options.sizeHint, 0, Number.MAX_SAFE_INTEGER);
+    if (options.resume !== undefined && (typeof options.resume !== 'object' || !Array.isArray(options.resume.blocks)))
+      throw invalid('resume', 'a ResumePoint from findResumePoint()', options.resume);
     this.#options = options;
     this.#cancel = new CancelFlag(options.signal);
+    this.#bytesIn = options.resume?.inputOffset ?? 0;
   }
 
   /** Statistics so far (complete after 'end'). */
@@ -44,26 +59,14 @@ export class CompressStream extends Transform {
 
   async #start(): Promise<void> {
     const o = this.#options;
-    this.#opened = await openModel(o.model, { threads: o.threads, gpuLayers: o.gpuLayers }, {}, o.modelReference);
-    const settings = await chooseSettings(this.#opened.model, o);
-    this.#compressor = await Compressor.create(this.#opened.model, settings, {
-      chunkSize: o.chunkSize ?? defaultChunkSize(o.sizeHint, settings.lanes), cancel: this.#cancel, measureIdeal: o.measureIdeal ?? false });
-    this.#stats = this.#compressor.stats;
-  }
-
-  /**
-   * The header waits for the first frame: if the stream ends after it and no chunk
-   * used the model, the file gets the short model-free header.
-   */
-  #heldFirstFrame: Buffer[] | undefined;
-  #headerWritten = false;
-
-  async #writeHeader(modelFree: boolean): Promise<void> {
-    if (this.#headerWritten) return;
-    this.#headerWritten = true;
-    this.#emit(await this.#compressor!.header(this.#opened!.reference, this.#options.sizeHint, modelFree));
-    for (const b of this.#heldFirstFrame ?? []) this.#emit(b);
-    this.#heldFirstFrame = undefined;
+    this.#opened = await openModel(o.model, { threads: o.threads, gpuLayers: o.gpuLayers, signal: o.signal });
+    const resume = o.resume && o.resume.keepBytes > 0 ? o.resume : undefined;
+    this.#writer = await createMemberWriter(this.#opened, o, o.sizeHint, this.#cancel, resume && { blocks: resume.blocks, complete: resume.complete });
+    if (resume) {
+      this.#writer.resumeAfterHeader(resume.headerSize);
+      this.#headerWritten = true;
+    }
+    this.#stats = this.#writer.stats;
   }
 
   #emit(b: Buffer): void {
@@ -71,45 +74,55 @@ export class CompressStream extends Transform {
     this.push(b);
   }
 
-  async #compressFrames(final: boolean): Promise<void> {
+  async #writeHeader(modelFree: boolean): Promise<void> {
+    if (this.#headerWritten) return;
+    this.#headerWritten = true;
+    this.#emit(await this.#writer!.header(modelFree));
+    for (const b of this.#held ?? []) this.#emit(b);
+    this.#held = undefined;
+  }
+
+  async #compressBlocks(final: boolean): Promise<void> {
     this.#ready ??= this.#start();
     await this.#ready;
-    const c = this.#compressor!;
-    while (this.#pendingBytes >= c.frameSize || (final && this.#pendingBytes > 0)) {
+    const w = this.#writer!;
+    // A block is coded once a byte after it has arrived, or the input has ended: only
+    // then is it known whether it is the member's last.
+    while (this.#pendingBytes > w.blockSize || (final && this.#pendingBytes > 0)) {
       const all = Buffer.concat(this.#pending);
-      const frame = all.subarray(0, c.frameSize);
-      const rest = all.subarray(frame.length);
+      const block = all.subarray(0, w.blockSize);
+      const rest = all.subarray(block.length);
       this.#pending = rest.length ? [rest] : [];
       this.#pendingBytes = rest.length;
+      // More input follows the held first block: the member has two blocks, so the full header.
+      if (this.#held) await this.#writeHeader(false);
       const before = this.#bytesIn;
       const onProgress = this.#options.onProgress;
-      const out = await c.frame(frame, onProgress && ((f) => onProgress({ bytesIn: before + Math.round(f * frame.length), bytesTotal: this.#options.sizeHint, bytesOut: this.#bytesOut })));
-      this.#bytesIn += frame.length;
-      if (!this.#headerWritten && this.#heldFirstFrame === undefined) this.#heldFirstFrame = out;
-      else {
-        await this.#writeHeader(false);
-        for (const b of out) this.#emit(b);
-      }
+      const last = final && rest.length === 0;
+      const out = await w.block(block, last, onProgress && ((f) => onProgress({ bytesIn: before + Math.round(f * block.length), bytesTotal: this.#options.sizeHint, bytesOut: this.#bytesOut })));
+      this.#bytesIn += block.length;
+      if (this.#headerWritten) for (const b of out.bytes) this.#emit(b);
+      else this.#held = out.bytes;
     }
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
-    const frameSize = this.#compressor?.frameSize ?? 0;
-    if (this.#compressor && this.#pendingBytes < frameSize) return callback();
-    this.#compressFrames(false).then(() => callback(), (e) => callback(toLmzipError(e)));
+    const blockSize = this.#writer?.blockSize ?? 0;
+    if (this.#writer && this.#pendingBytes <= blockSize) return callback();
+    this.#compressBlocks(false).then(() => callback(), (e) => callback(toLmzipError(e)));
   }
 
   override _flush(callback: TransformCallback): void {
-    this.#compressFrames(true)
+    this.#compressBlocks(true)
       .then(async () => {
         const hint = this.#options.sizeHint;
         if (hint !== undefined && hint !== this.#bytesIn)
           throw new LmzipError(ErrorCode.IO_ERROR, `the input changed while it was read: expected ${hint} bytes, read ${this.#bytesIn}`);
-        await this.#writeHeader(this.#compressor!.stats.modelChunks === 0);
-        this.#emit(this.#compressor!.end());
-        this.#release();
+        await this.#writeHeader(this.#writer!.modelFree);
+        this.#emit(this.#writer!.end());
+        await this.#release();
         callback();
       })
       .catch((e) => callback(toLmzipError(e)));
@@ -117,87 +130,61 @@ export class CompressStream extends Transform {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#cancel.flag[0] = 1;
-    // Wait for a running frame to stop before freeing what it uses.
+    // Wait for a running block to stop before freeing what it uses.
     (this.#ready ?? Promise.resolve()).catch(() => {}).finally(() => {
-      this.#release();
-      callback(error);
+      this.#release().finally(() => callback(error));
     });
   }
 
-  #release(): void {
+  async #release(): Promise<void> {
     this.#cancel.detach();
-    this.#compressor?.dispose();
-    this.#compressor = undefined;
+    const writer = this.#writer;
+    this.#writer = undefined;
+    await writer?.dispose();
     if (this.#opened?.owned) this.#opened.model.dispose();
     this.#opened = undefined;
   }
 }
 
 export class DecompressStream extends Transform {
-  #options: DecompressOptions;
-  #reader = new LmzReader();
-  #opened: OpenedModel | undefined;
-  #decompressor: Decompressor | undefined;
+  #decoder: ArchiveDecoder;
   #cancel: CancelFlag;
   #busy: Promise<void> = Promise.resolve();
 
   constructor(options: DecompressOptions = {}) {
     super();
     validateDecompressOptions(options);
-    this.#options = options;
     this.#cancel = new CancelFlag(options.signal);
-  }
-
-  async #handle(chunk: Buffer): Promise<void> {
-    for (const event of this.#reader.push(chunk)) {
-      if (event.type === 'header') {
-        const o = this.#options;
-        if (!event.header.modelFree) this.#opened = await openModelForFile(event.header, o.model, { threads: o.threads, gpuLayers: o.gpuLayers });
-        this.#decompressor = await Decompressor.create(event.header, this.#opened?.model, {
-          cancel: this.#cancel, maxOutputLength: o.maxOutputLength ?? DEFAULT_MAX_OUTPUT_LENGTH });
-      } else if (event.type === 'frame') {
-        const d = this.#decompressor!;
-        const before = d.bytesProduced;
-        const size = event.frame.chunks.reduce((n, c) => n + c.originalSize, 0);
-        const onProgress = this.#options.onProgress;
-        const total = d.header.originalSize === undefined ? undefined : Number(d.header.originalSize);
-        for (const b of await d.frame(event.frame, onProgress && ((f) => onProgress({ bytesIn: 0, bytesTotal: total, bytesOut: before + Math.round(f * size) }))))
-          this.push(b);
-      } else {
-        this.#decompressor!.end(event.end.totalSize, event.end.contentCrc32);
-      }
-    }
+    this.#decoder = new ArchiveDecoder({ ...options, cancel: this.#cancel });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#busy = this.#handle(chunk);
+    this.#busy = this.#decoder.push(chunk).then((out) => {
+      for (const b of out) this.push(b);
+    });
     this.#busy.then(() => callback(), (e) => callback(toLmzipError(e)));
   }
 
   override _flush(callback: TransformCallback): void {
     try {
-      this.#reader.finish();
-      this.#release();
-      callback();
+      this.#decoder.finish();
     } catch (e) {
       callback(toLmzipError(e));
+      return;
     }
+    this.#release().then(() => callback(), (e) => callback(toLmzipError(e)));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#cancel.flag[0] = 1;
     this.#busy.catch(() => {}).finally(() => {
-      this.#release();
-      callback(error);
+      this.#release().finally(() => callback(error));
     });
   }
 
-  #release(): void {
+  #release(): Promise<void> {
     this.#cancel.detach();
-    this.#decompressor?.dispose();
-    this.#decompressor = undefined;
-    if (this.#opened?.owned) this.#opened.model.dispose();
-    this.#opened = undefined;
+    return this.#decoder.dispose();
   }
 }
 
@@ -211,7 +198,8 @@ export function createCompressStream(options: CompressStreamOptions = {}): Compr
 }
 
 /**
- * A Transform stream that decompresses .lmz data; `maxOutputLength` guards against bombs.
+ * A Transform stream that decompresses .lmz data (concatenated members too). It has
+ * no output limit unless `maxOutputLength` is given.
  * @example
  * await pipeline(createReadStream('a.txt.lmz'), createDecompressStream({ model }), createWriteStream('a.txt'));
  */

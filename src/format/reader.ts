@@ -1,8 +1,12 @@
 /**
- * An incremental .lmz parser: push bytes in, take header, frames and the end block
- * out. Every length is checked against the format's limits before it is trusted,
- * so no field can make the reader allocate or wait for more than the limits allow.
- * Knows nothing of llama.cpp.
+ * An incremental parser of a version-1 member (docs/FORMAT-v1.md): push bytes in,
+ * take header, frames and the end block out. Every length is checked against the
+ * format's limits before it is trusted, so no field can make the reader allocate or
+ * wait for more than the limits allow. Knows nothing of llama.cpp.
+ *
+ * By default bytes after the end block are an error (a lone v1 file). In member mode
+ * (`{ member: true }`, used by src/archive/ for concatenated files) the reader stops
+ * at the end block and `rest()` returns what followed it.
  */
 import { ErrorCode, LmzipError } from '../errors.js';
 import {
@@ -31,6 +35,19 @@ export class LmzReader {
   #offset = 0; // bytes consumed so far, for messages
   #frames = 0;
   #modelFree = false;
+  #member: boolean;
+
+  constructor(options: { member?: boolean } = {}) {
+    this.#member = options.member ?? false;
+  }
+
+  /** Member mode: the bytes pushed after the end block. */
+  rest(): Buffer[] {
+    const out = this.#pieces;
+    this.#pieces = [];
+    this.#length = 0;
+    return out;
+  }
 
   /** True once the end block has been read. */
   get done(): boolean {
@@ -53,7 +70,7 @@ export class LmzReader {
       if (!event) break;
       events.push(event);
       if (event.type === 'end') {
-        if (this.#length > 0) throw corrupt(`unexpected data after the end block (at byte ${this.#offset})`);
+        if (this.#length > 0 && !this.#member) throw corrupt(`unexpected data after the end block (at byte ${this.#offset})`);
         break;
       }
     }

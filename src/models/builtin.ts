@@ -140,8 +140,8 @@ export function findBuiltinModel(name: string): BuiltinModel | undefined {
   return TABLE.find((m) => m.name === key);
 }
 
-/** The entry whose pinned SHA-256 is `sha256`, or undefined. */
+/** The entry whose pinned SHA-256 is `sha256`, or begins with it (format v2 records 16 hex digits); else undefined. */
 export function findBuiltinBySha256(sha256: string): BuiltinModel | undefined {
   const key = sha256.toLowerCase();
-  return TABLE.find((m) => m.sha256 === key);
+  return key.length >= 16 ? TABLE.find((m) => m.sha256?.startsWith(key)) : undefined;
 }

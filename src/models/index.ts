@@ -104,10 +104,10 @@ function describeWanted(reference: string, builtin: BuiltinModel | undefined, sh
   return `model ${reference}${parts.length ? ` (${parts.join('; ')})` : ''}`;
 }
 
-/** Looks for a cached, indexed file with this SHA-256 whose size still matches. */
+/** Looks for a cached, indexed file with this SHA-256 (or one beginning with it) whose size still matches. */
 async function indexedBySha(cache: string, sha256: string): Promise<string | undefined> {
   for (const m of await readIndex(cache)) {
-    if (m.sha256 !== sha256) continue;
+    if (!m.sha256.startsWith(sha256)) continue;
     const p = fromIndexPath(cache, m.file);
     if ((await fileSize(p)) === m.size) return p;
   }
@@ -235,7 +235,8 @@ export async function resolveModel(ref: string, options: ResolveOptions = {}): P
 }
 
 /**
- * A cached GGUF file whose SHA-256 is `want.sha256`, or undefined. Never downloads.
+ * A cached GGUF file whose SHA-256 is `want.sha256` (or begins with it: format v2
+ * records the first 16 hex digits), or undefined. Never downloads.
  * Looks in the index, then at the path the reference names (a local file or its
  * cache path), then hashes unindexed GGUF files under the cache (files placed by hand).
  *
@@ -272,9 +273,10 @@ export async function findCachedModel(
   if (builtin) candidates.push(cachePathFor(cache, { kind: 'builtin', model: builtin, hf: builtin.source }) as string);
   for (const p of candidates) {
     if (!(await looksLikeGguf(p))) continue;
-    if ((await fingerprintFile(p, env, options.signal)) === sha) {
+    const full = await fingerprintFile(p, env, options.signal);
+    if (full.startsWith(sha)) {
       if (isInside(cache, p)) {
-        await recordInIndex(cache, { path: p, ...(want.reference ? { reference: want.reference } : {}), sha256: sha, size: (await fileSize(p)) as number, verified: true }).catch(() => undefined);
+        await recordInIndex(cache, { path: p, ...(want.reference ? { reference: want.reference } : {}), sha256: full, size: (await fileSize(p)) as number, verified: true }).catch(() => undefined);
       }
       return p;
     }
@@ -285,7 +287,7 @@ export async function findCachedModel(
     if (f.partial || indexedFiles.has(f.path) || !(await looksLikeGguf(f.path))) continue;
     const got = await fingerprintFile(f.path, env, options.signal);
     await recordInIndex(cache, { path: f.path, sha256: got, size: f.size, verified: false }).catch(() => undefined);
-    if (got === sha) return f.path;
+    if (got.startsWith(sha)) return f.path;
   }
   return undefined;
 }

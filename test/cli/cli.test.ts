@@ -3,7 +3,7 @@
  * checking files, exit status and the exact one-line messages.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, CORPUS, RANDOM_LLAMA, STORIES, tempDir } from '../helpers.js';
@@ -27,7 +27,12 @@ const M = ['-m', STORIES, '-T', '1'];
 afterAll(() => dir.cleanup());
 
 describe('lmzip CLI', () => {
-  beforeAll(() => mkdirSync(join(dir.path, 'cache'), { recursive: true }));
+  beforeAll(() => {
+    // Files record the model by hash and name, not by where it lies (format v2): a
+    // decoder given no -m finds it in the model cache, where it is placed here by hand.
+    mkdirSync(join(dir.path, 'cache', 'models'), { recursive: true });
+    copyFileSync(STORIES, join(dir.path, 'cache', 'models', 'stories260K.gguf'));
+  });
 
   it('compresses FILE to FILE.lmz, removes FILE, and -d brings it back', () => {
     const p = file('a.txt');
@@ -37,7 +42,7 @@ describe('lmzip CLI', () => {
     expect(c.status).toBe(0);
     expect(existsSync(p)).toBe(false);
     expect(statSync(`${p}.lmz`).size).toBeLessThan(text.length / 4);
-    const d = lmzip(['-d', 'a.txt.lmz']); // no -m: the file names its model
+    const d = lmzip(['-d', 'a.txt.lmz']); // no -m: the file names its model, found in the cache
     expect(d.status).toBe(0);
     expect(readFileSync(p).equals(text)).toBe(true);
     expect(statSync(p).mode & 0o777).toBe(0o640);
@@ -87,7 +92,7 @@ describe('lmzip CLI', () => {
     const out = l.stdout.toString();
     expect(out).toContain('uncompressed    6000 bytes');
     expect(out).toMatch(/bits per byte/);
-    expect(out).toContain(`model           ${STORIES}`);
+    expect(out).toContain(`model           stories260k`); // the built-in name, never a local path (format v2)
     expect(out).toMatch(/methods\s+model 100\.0%/);
     const damaged = readFileSync(join(dir.path, 'd.txt.lmz'));
     damaged[damaged.length - 40] ^= 0x20;
@@ -102,7 +107,7 @@ describe('lmzip CLI', () => {
     lmzip([...M, 'e.txt']);
     const r = lmzip(['-d', '-m', RANDOM_LLAMA, 'e.txt.lmz']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^lmzip: e\.txt\.lmz: this file was compressed with model .*stories260K\.gguf \(sha256 270cba1bd5109f42…\), but the model given is .*llama-2-tiny-random\.gguf .* \[MODEL_MISMATCH\]\n$/);
+    expect(r.stderr).toMatch(/^lmzip: e\.txt\.lmz: this file was compressed with model stories260k \(sha256 270cba1bd5109f42…\), but the model given is .*llama-2-tiny-random\.gguf .* \[MODEL_MISMATCH\]\n$/);
     expect(existsSync(join(dir.path, 'e.txt'))).toBe(false);
     expect(existsSync(join(dir.path, 'e.txt.lmz'))).toBe(true);
   });

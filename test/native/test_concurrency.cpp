@@ -28,6 +28,7 @@ std::vector<std::string> inputs() {
 }
 
 struct Result {
+  std::vector<uint8_t> block_stream;  // format v2: the chunks in one stream
   std::vector<std::vector<uint8_t>> payloads;
   std::vector<uint32_t> token_counts;
   std::vector<bool> strip;
@@ -60,6 +61,7 @@ Result run_job(const std::shared_ptr<const Model>& model, const std::vector<std:
     d.push_back(c);
   }
   r.decoded = s.decode(d, nullptr, {});
+  r.block_stream = s.encode_block(in, {}, false, nullptr, {}).stream;
   return r;
 }
 }  // namespace
@@ -95,6 +97,7 @@ TEST(sessions_in_threads_match_serial) {
       if (!errors[size_t(t)].empty()) std::printf("  thread %d: %s\n", t, errors[size_t(t)].c_str());
       CHECK(errors[size_t(t)].empty());
       CHECK(parallel[size_t(t)].payloads == serial[size_t(t)].payloads);
+      CHECK(parallel[size_t(t)].block_stream == serial[size_t(t)].block_stream);
       CHECK(parallel[size_t(t)].token_counts == serial[size_t(t)].token_counts);
       CHECK(parallel[size_t(t)].decoded == job_chunks(t));
     }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compress, decompress, LmzipError, Model } from '../../src/index.js';
 import {
-  GGUF_V1, RANDOM_LLAMA, STORIES, VOCAB_GPT2, VOCAB_SPM, fixChecksums, outcome, storiesModel, storyText,
+  GGUF_V1, RANDOM_LLAMA, REPO, STORIES, VOCAB_GPT2, VOCAB_SPM, fixChecksums, outcome, storiesModel, storyText,
 } from './helpers.js';
 
 describe('bad models and mismatches', () => {
@@ -24,7 +24,8 @@ describe('bad models and mismatches', () => {
     dir = mkdtempSync(join(tmpdir(), 'lmzip-models-'));
     good = readFileSync(STORIES);
     model = await storiesModel();
-    packed = await compress(text, { model, lanes: 2, window: 64, overlap: 16 });
+    // A version-1 file (test/golden/v1-fixtures: storyText(600, 7), { lanes: 2, window: 64, overlap: 16 }): the profile edit below knows its layout.
+    packed = readFileSync(join(REPO, 'test/golden/v1-fixtures/story-600.bin.lmz'));
   }, 60000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,10 +1,13 @@
-// Fuzz target (c): Session::decode with stories260K on arbitrary payloads, token
-// counts, sizes and flags. It must return chunks of exactly the recorded sizes or
-// throw lmzip::Error; never crash, hang or allocate without bound. Token counts are
-// bounded here (at most 48 per chunk) to keep executions fast; sizes are not.
+// Fuzz target (c): the session's decoders with stories260K on arbitrary payloads,
+// token counts, sizes and flags: Session::decode (format v1, a stream per chunk) and,
+// with bit 6 of the first byte set, Session::decode_block (format v2, one stream for
+// all chunks, chunks end by size). Each must return chunks of exactly the recorded
+// sizes or throw lmzip::Error; never crash, hang or allocate without bound. v1 token
+// counts are bounded here (at most 48 per chunk) to keep executions fast; sizes are
+// not (v2 needs no bound: a stream read past its end fails at once).
 //
 // With the top bit of the first byte set, the input is instead *compressed*
-// (as up to three chunks) and must decompress to the same bytes.
+// (as up to three chunks, in both layouts) and must decompress to the same bytes.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -79,11 +82,39 @@ void round_trip(lmzip::Session& s, const uint8_t* data, size_t size) {
     d.push_back(c);
     index.push_back(i);
   }
-  const auto out = s.decode(d, nullptr, {});
-  for (size_t k = 0; k < out.size(); ++k) {
-    const auto& ch = chunks[index[k]];
-    if (out[k].size() != ch.second || out[k].compare(0, ch.second, reinterpret_cast<const char*>(ch.first), ch.second) != 0) {
-      std::fprintf(stderr, "round trip changed chunk %zu\n", index[k]);
+  auto check = [&](const std::vector<std::string>& out, const char* layout) {
+    for (size_t k = 0; k < out.size(); ++k) {
+      const auto& ch = chunks[index[k]];
+      if (out[k].size() != ch.second || out[k].compare(0, ch.second, reinterpret_cast<const char*>(ch.first), ch.second) != 0) {
+        std::fprintf(stderr, "%s round trip changed chunk %zu\n", layout, index[k]);
+        abort();
+      }
+    }
+  };
+  check(s.decode(d, nullptr, {}), "v1");
+  const lmzip::EncodedBlock block = s.encode_block(chunks, {}, false, nullptr, {});
+  std::vector<lmzip::BlockChunk> in_block;
+  for (const lmzip::DecodeChunk& c : d) in_block.push_back(lmzip::BlockChunk{c.original_size, c.strip_leading_space});
+  check(s.decode_block(block.stream.data(), block.stream.size(), in_block, nullptr, {}), "v2");
+}
+
+// Format v2: chunk sizes and flags, then the rest of the input is the block's stream.
+void decode_block(lmzip::Session& s, Reader& r, size_t size) {
+  const size_t n_chunks = 1 + r.u8() % 3;
+  std::vector<lmzip::BlockChunk> chunks(n_chunks);
+  for (auto& c : chunks) {
+    c.strip_leading_space = (r.u8() & 0x80) != 0;
+    c.original_size = hostile_size(r);
+  }
+  const size_t at = std::min(size, r.pos);
+  try {
+    const auto out = s.decode_block(r.d + at, size - at, chunks, nullptr, {});
+    if (out.size() != n_chunks) abort();
+    for (size_t i = 0; i < n_chunks; ++i)
+      if (out[i].size() != chunks[i].original_size) abort();
+  } catch (const lmzip::Error& e) {
+    if (e.code() != "CORRUPT_DATA") {
+      std::fprintf(stderr, "unexpected error code %s: %s\n", e.code().c_str(), e.what());
       abort();
     }
   }
@@ -97,6 +128,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lmzip::Session& s = session(mode % 3);
   if (mode & 0x80) {
     round_trip(s, data + 1, size - 1);
+    return 0;
+  }
+  if (mode & 0x40) {
+    decode_block(s, r, size);
     return 0;
   }
   const size_t n_chunks = 1 + r.u8() % 3;

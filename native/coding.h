@@ -1,0 +1,146 @@
+// Turning each step's logits into coded tokens: where probabilities come from
+// (Predictor), and the hooks that range-code or decode with them (EncodeHook,
+// DecodeHook). The lane schedule itself is in engine.h.
+//
+// A step is coded in two phases:
+//  1. every active lane's frequency table is computed (Predictor::frequencies),
+//     independently per lane, from its logits, its history and state as it was at
+//     the end of the previous step;
+//  2. lanes are coded in increasing lane order, and after each token the predictor
+//     sees it (Predictor::observe), so adaptive models update in schedule order.
+// Phase 1 can therefore run in parallel or be pipelined without changing a byte.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine.h"
+#include "range_coder.h"
+
+namespace lmzip {
+
+// A lane's state as a predictor sees it.
+struct LaneView {
+  int lane = 0;
+  size_t chunk = 0;
+  uint32_t index = 0;                              // the token about to be coded
+  const float* logits = nullptr;                   // the model's n_vocab logits for it
+  const std::vector<llama_token>* history = nullptr;  // the chunk's tokens; [0, index) are coded
+};
+
+// Where a token's probability comes from. Implementations: ModelPredictor (coding
+// method 1, the model alone); the mixer of issue 12 adds its own.
+class Predictor {
+ public:
+  virtual ~Predictor() = default;
+  // Writes freqs[0..n_vocab), each >= 1, and returns their sum (< 2^32).
+  virtual uint64_t frequencies(const LaneView& lane, uint32_t* freqs) = 0;
+  // The token coded for `lane` (called in lane order, after phase 1 of the step).
+  virtual void observe(const LaneView& lane, llama_token token) { (void)lane, (void)token; }
+  // A block starts: adaptive state must return to its initial value.
+  virtual void reset() {}
+};
+
+// Coding method 1: freq_algorithm 1 over the model's logits (freqs.h).
+class ModelPredictor : public Predictor {
+ public:
+  explicit ModelPredictor(int n_vocab) : n_vocab_(n_vocab) {}
+  uint64_t frequencies(const LaneView& lane, uint32_t* freqs) override;
+
+ private:
+  int n_vocab_;
+};
+
+// The predictor for a coding method; throws Error(UNSUPPORTED_VERSION) for ids this build lacks.
+std::unique_ptr<Predictor> make_predictor(const CodingMethod& method, const Model& model);
+
+// Sees every coded token with the table it was coded with (for analysis: cost,
+// rank, entropy). Called in coding order.
+struct TokenRecord {
+  const LaneView& lane;
+  llama_token token;
+  const uint32_t* freqs;  // the table, n_vocab entries
+  uint64_t total;
+};
+class TokenListener {
+ public:
+  virtual ~TokenListener() = default;
+  virtual void on_token(const TokenRecord& record) = 0;
+};
+
+// Phase 1 for a whole step: one table per lane.
+class StepTables {
+ public:
+  StepTables(Predictor& predictor, int n_vocab) : predictor_(predictor), n_vocab_(size_t(n_vocab)) {}
+  void compute(std::span<LaneStep> lanes, const std::vector<ScheduledChunk>& chunks);
+  const uint32_t* freqs(size_t i) const { return tables_.data() + i * n_vocab_; }
+  uint64_t total(size_t i) const { return totals_[i]; }
+  LaneView view(size_t i) const { return views_[i]; }
+  Predictor& predictor() { return predictor_; }
+
+ private:
+  Predictor& predictor_;
+  size_t n_vocab_;
+  std::vector<uint32_t> tables_;
+  std::vector<uint64_t> totals_;
+  std::vector<LaneView> views_;
+};
+
+// Encodes each lane's next planned token. Streams: format v1 gives every chunk its
+// own stream (finished when the chunk ends, trailing zero bytes dropped); format v2
+// puts all chunks of a block into one stream, in schedule order (finished by
+// finish_block, nothing dropped).
+enum class StreamLayout { PerChunk, PerBlock };
+
+class EncodeHook : public StepHook {
+ public:
+  EncodeHook(const Model& model, Predictor& predictor, StreamLayout layout, std::vector<EncodedChunk>& out,
+             bool measure_ideal, TokenListener* listener);
+  void code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk>& chunks) override;
+  // PerBlock: ends the block's stream and returns it.
+  std::vector<uint8_t> finish_block();
+
+ private:
+  RangeEncoder& encoder_for(size_t chunk);
+  const Model& model_;
+  StepTables tables_;
+  StreamLayout layout_;
+  std::vector<EncodedChunk>& out_;
+  bool measure_ideal_;
+  TokenListener* listener_;
+  std::vector<std::unique_ptr<RangeEncoder>> chunk_encoders_;
+  std::vector<uint8_t> block_stream_;
+  std::unique_ptr<RangeEncoder> block_encoder_;
+  bool coded_any_ = false;
+};
+
+// Decodes each lane's next token and appends it to the chunk. A v1 chunk ends after
+// its recorded token count; a v2 chunk when its pieces reach its byte size. Damage
+// ends in Error(CORRUPT_DATA) as early as it shows.
+class DecodeHook : public StepHook {
+ public:
+  // v1: one stream per chunk (payloads[i] for chunk i), token counts from the file.
+  DecodeHook(const Model& model, Predictor& predictor, const std::vector<DecodeChunk>& chunks,
+             std::vector<std::string>& out);
+  // v2: one stream for the block's chunks.
+  DecodeHook(const Model& model, Predictor& predictor, const uint8_t* stream, size_t stream_size,
+             const std::vector<BlockChunk>& chunks, std::vector<std::string>& out);
+  void code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk>& chunks) override;
+  // v2: checks that the stream was used up exactly (a valid stream always is).
+  void finish_block() const;
+
+ private:
+  RangeDecoder& decoder_for(size_t chunk);
+  const Model& model_;
+  StepTables tables_;
+  StreamLayout layout_;
+  std::vector<std::string>& out_;
+  std::vector<uint32_t> token_counts_;   // v1
+  std::vector<uint64_t> piece_bytes_;    // bytes each chunk's pieces must reach
+  std::vector<std::pair<const uint8_t*, size_t>> payloads_;  // v1
+  std::vector<std::unique_ptr<RangeDecoder>> chunk_decoders_;
+  std::unique_ptr<RangeDecoder> block_decoder_;
+};
+
+}  // namespace lmzip
