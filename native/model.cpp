@@ -94,6 +94,11 @@ Model::Model(const std::string& path, const ModelParams& params) {
   install_llama_logger();
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.gpu_layers;
+  // No offloaded layers means no GPU at all: without this, a CUDA build would still move
+  // large-batch matrix products to the GPU (llama.cpp's op offload), and its CPU results
+  // would differ from the CPU build's (docs/GPU.md).
+  static ggml_backend_dev_t no_devices[] = {nullptr};
+  if (params.gpu_layers == 0) mp.devices = no_devices;
   mp.vocab_only = params.vocab_only;
   mp.use_extra_bufts = false;  // weight repacking is ISA-specific; keep the layout plain
   take_last_llama_error();
