@@ -99,7 +99,7 @@ class Out {
     if (this.size >= 1 << 22) this.flush();
   }
   flush() {
-    for (const c of this.chunks) writeSync(this.fd, c);
+    writeSync(this.fd, Buffer.concat(this.chunks, this.size));
     this.written += this.size;
     this.chunks = [];
     this.size = 0;
