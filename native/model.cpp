@@ -99,6 +99,10 @@ Model::Model(const std::string& path, const ModelParams& params) {
   // would differ from the CPU build's (docs/GPU.md).
   static ggml_backend_dev_t no_devices[] = {nullptr};
   if (params.gpu_layers == 0) mp.devices = no_devices;
+  // One GPU per model (the first visible one): splitting lmzip's small models over several
+  // GPUs only adds copies, and the numeric profile names one device.
+  mp.split_mode = LLAMA_SPLIT_MODE_NONE;
+  mp.main_gpu = 0;
   mp.vocab_only = params.vocab_only;
   mp.use_extra_bufts = false;  // weight repacking is ISA-specific; keep the layout plain
   take_last_llama_error();

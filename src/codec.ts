@@ -11,7 +11,7 @@ import type { ChunkEntry, FileHeader, Frame } from './format/types.js';
 import { writeEndBlock, writeFileHeader, writeFrameHeader, writeModelFreeHeader } from './format/writer.js';
 import type { Model } from './model.js';
 import type { NativeSession } from './native.js';
-import { describeProfileDifference, numericProfile } from './profile.js';
+import { describeProfileDifference, howToDecode, numericProfile } from './profile.js';
 import type { CodecSettings } from './settings.js';
 
 /** Progress of a job, reported a few times a second. */
@@ -95,6 +95,7 @@ export class Compressor {
   #contentCrc = 0;
   #measureIdeal: boolean;
   #chunkSize: number;
+  #forceModel = false;
 
   private constructor(model: Model, session: NativeSession, settings: CodecSettings, chunkSize: number, cancel: CancelFlag, measureIdeal: boolean) {
     this.#model = model;
@@ -105,11 +106,14 @@ export class Compressor {
     this.#measureIdeal = measureIdeal;
   }
 
-  static async create(model: Model, settings: CodecSettings, options: { chunkSize: number; cancel: CancelFlag; measureIdeal: boolean }): Promise<Compressor> {
+  /** `forceModel` (benchmarks only): every chunk the model can spell is model-coded, even where brotli or storing would be smaller. */
+  static async create(model: Model, settings: CodecSettings, options: { chunkSize: number; cancel: CancelFlag; measureIdeal: boolean; forceModel?: boolean }): Promise<Compressor> {
     if (model.facts.vocabOnly)
       throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights: it cannot compress`);
     const session = await model.createSession({ ...settings, threads: model.threads });
-    return new Compressor(model, session, settings, options.chunkSize, options.cancel, options.measureIdeal);
+    const compressor = new Compressor(model, session, settings, options.chunkSize, options.cancel, options.measureIdeal);
+    compressor.#forceModel = options.forceModel ?? false;
+    return compressor;
   }
 
   /** Bytes of input one frame holds: a chunk per lane. */
@@ -169,7 +173,7 @@ export class Compressor {
     // batches, so the survivors are coded again (pass 2) with the same schedule the
     // decoder will run.
     let encoded = await encode(undefined);
-    const wins = (e: typeof encoded, i: number) => e.modelCoded[i] !== 0 && beatsPlain(e.payloads[i], i);
+    const wins = (e: typeof encoded, i: number) => e.modelCoded[i] !== 0 && (this.#forceModel || beatsPlain(e.payloads[i], i));
     const losers = pieces.filter((_, i) => encoded.modelCoded[i] && !wins(encoded, i)).length;
     if (losers > 0) {
       const allow = Uint8Array.from(pieces, (_, i) => (wins(encoded, i) ? 1 : 0));
@@ -178,7 +182,7 @@ export class Compressor {
     // Pass-2 payloads differ slightly from pass 1; never let the frame end up larger
     // than storing it.
     const size = (e: typeof encoded) => pieces.reduce((n, _, i) => n + (e.modelCoded[i] ? e.payloads[i].length : plainFor(i).payload.length), 0);
-    if (size(encoded) > data.length) encoded = { ...encoded, modelCoded: new Uint8Array(pieces.length) };
+    if (!this.#forceModel && size(encoded) > data.length) encoded = { ...encoded, modelCoded: new Uint8Array(pieces.length) };
 
     const chunks: ChunkEntry[] = [];
     const payloads: Uint8Array[] = [];
@@ -187,7 +191,7 @@ export class Compressor {
     // brotli chunk with no lanes. Brotli costs seconds per frame where the model spends
     // minutes, so it is always tried.
     const chunkedSize = size(encoded) + CHUNK_ENTRY_SIZE * pieces.length;
-    const whole = data.length <= MAX_CHUNK_SIZE ? withoutModel(data) : undefined;
+    const whole = !this.#forceModel && data.length <= MAX_CHUNK_SIZE ? withoutModel(data) : undefined;
     if (whole && whole.payload.length + CHUNK_ENTRY_SIZE < chunkedSize) {
       pieces.length = 1;
       pieces[0] = data;
@@ -256,7 +260,7 @@ export async function checkDecodable(header: FileHeader, model: Model): Promise<
   if (profile !== header.profile)
     throw new LmzipError(ErrorCode.PROFILE_MISMATCH,
       `this file was written by a build with different numerics, so its probabilities cannot be reproduced here ` +
-      `(${describeProfileDifference(header.profile, profile)}); decompress it with a build whose profile is ${header.profile}`);
+      `(${describeProfileDifference(header.profile, profile)}); ${howToDecode(header.profile)}`);
 }
 
 export class Decompressor {

@@ -2,6 +2,7 @@
  * One-shot compress/decompress, plus the measurements the benchmarks need.
  */
 import { CancelFlag, Compressor, Decompressor, type CompressStats, type Progress } from './codec.js';
+import { backendOption, type Backend } from './backend.js';
 import { ErrorCode, LmzipError } from './errors.js';
 import { LmzReader } from './format/reader.js';
 import type { EndBlock, FileHeader, Frame } from './format/types.js';
@@ -18,6 +19,8 @@ export interface CommonOptions {
   threads?: number;
   /** GPU layers when this call loads the model. */
   gpuLayers?: number;
+  /** Backend when this call loads the model: "auto" (default: LMZIP_BACKEND, else auto), "cpu" or "cuda". */
+  backend?: Backend;
   /** Called a few times a second. */
   onProgress?: (progress: Progress) => void;
   /** Cancels the call; it rejects with code CANCELLED. */
@@ -37,6 +40,11 @@ export interface CompressOptions extends CommonOptions {
   measureIdeal?: boolean;
   /** The model reference to record in the file (default: the reference given, or the model's path). */
   modelReference?: string;
+  /**
+   * @internal Benchmarks only: code every chunk the model can spell with the model, even
+   * where brotli or storing would be smaller (random-weight test models lose to brotli).
+   */
+  forceModel?: boolean;
 }
 
 export interface DecompressOptions extends CommonOptions {
@@ -62,7 +70,9 @@ export function validateCompressOptions(options: CompressOptions): void {
   integerOption('chunkSize', options.chunkSize, 64, 1 << 24);
   integerOption('threads', options.threads, 1, 1024);
   integerOption('gpuLayers', options.gpuLayers, -1, 100000);
+  backendOption(options.backend);
   booleanOption('measureIdeal', options.measureIdeal);
+  booleanOption('forceModel', options.forceModel);
   if (options.modelReference !== undefined && typeof options.modelReference !== 'string') throw invalid('modelReference', 'a string', options.modelReference);
   functionOption('onProgress', options.onProgress);
   signalOption('signal', options.signal);
@@ -73,6 +83,7 @@ export function validateDecompressOptions(options: DecompressOptions): void {
   integerOption('maxOutputLength', options.maxOutputLength, 0, Number.MAX_SAFE_INTEGER);
   integerOption('threads', options.threads, 1, 1024);
   integerOption('gpuLayers', options.gpuLayers, -1, 100000);
+  backendOption(options.backend);
   functionOption('onProgress', options.onProgress);
   signalOption('signal', options.signal);
 }
@@ -88,12 +99,12 @@ export async function compressWithStats(data: Uint8Array | string, options: Comp
   validateCompressOptions(options);
   const cancel = new CancelFlag(options.signal);
   cancel.check(options.signal);
-  const opened = await openModel(options.model, { threads: options.threads, gpuLayers: options.gpuLayers }, {}, options.modelReference);
+  const opened = await openModel(options.model, { threads: options.threads, gpuLayers: options.gpuLayers, backend: options.backend }, {}, options.modelReference);
   let compressor: Compressor | undefined;
   try {
     const settings = await chooseSettings(opened.model, options);
     const chunkSize = options.chunkSize ?? defaultChunkSize(input.length, settings.lanes);
-    compressor = await Compressor.create(opened.model, settings, { chunkSize, cancel, measureIdeal: options.measureIdeal ?? false });
+    compressor = await Compressor.create(opened.model, settings, { chunkSize, cancel, measureIdeal: options.measureIdeal ?? false, forceModel: options.forceModel });
     const parts: Buffer[] = [];
     for (let offset = 0; offset < input.length; offset += compressor.frameSize) {
       const frameData = input.subarray(offset, offset + compressor.frameSize);
@@ -146,7 +157,7 @@ export async function decompress(data: Uint8Array, options: DecompressOptions = 
   const { header, frames, end } = parseContainer(data);
   const needsModel = frames.some((f) => f.chunks.some((c) => c.method === 1));
   const opened = needsModel
-    ? await openModelForFile(header, options.model, { threads: options.threads, gpuLayers: options.gpuLayers })
+    ? await openModelForFile(header, options.model, { threads: options.threads, gpuLayers: options.gpuLayers, backend: options.backend })
     : undefined;
   let decompressor: Decompressor | undefined;
   try {

@@ -63,6 +63,8 @@ export const ErrorCode = Object.freeze({
   SESSION_BUSY: 'SESSION_BUSY',
   SESSION_DISPOSED: 'SESSION_DISPOSED',
   OUT_OF_MEMORY: 'OUT_OF_MEMORY',
+  /** backend "cuda" was asked for, but no usable NVIDIA GPU, driver or CUDA build is there. */
+  GPU_UNAVAILABLE: 'GPU_UNAVAILABLE',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -44,7 +44,7 @@ export class CompressStream extends Transform {
 
   async #start(): Promise<void> {
     const o = this.#options;
-    this.#opened = await openModel(o.model, { threads: o.threads, gpuLayers: o.gpuLayers }, {}, o.modelReference);
+    this.#opened = await openModel(o.model, { threads: o.threads, gpuLayers: o.gpuLayers, backend: o.backend }, {}, o.modelReference);
     const settings = await chooseSettings(this.#opened.model, o);
     this.#compressor = await Compressor.create(this.#opened.model, settings, {
       chunkSize: o.chunkSize ?? defaultChunkSize(o.sizeHint, settings.lanes), cancel: this.#cancel, measureIdeal: o.measureIdeal ?? false });
@@ -152,7 +152,7 @@ export class DecompressStream extends Transform {
     for (const event of this.#reader.push(chunk)) {
       if (event.type === 'header') {
         const o = this.#options;
-        if (!event.header.modelFree) this.#opened = await openModelForFile(event.header, o.model, { threads: o.threads, gpuLayers: o.gpuLayers });
+        if (!event.header.modelFree) this.#opened = await openModelForFile(event.header, o.model, { threads: o.threads, gpuLayers: o.gpuLayers, backend: o.backend });
         this.#decompressor = await Decompressor.create(event.header, this.#opened?.model, {
           cancel: this.#cancel, maxOutputLength: o.maxOutputLength ?? DEFAULT_MAX_OUTPUT_LENGTH });
       } else if (event.type === 'frame') {

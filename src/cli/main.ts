@@ -20,7 +20,7 @@ import { LmzReader } from '../format/reader.js';
 import type { FileHeader } from '../format/types.js';
 import { Model } from '../model.js';
 import { defaultModelReference, resolveModel } from '../models/index.js';
-import { native, nativeBindingPath } from '../native.js';
+import { native, nativeBindingNote, nativeBindingPath } from '../native.js';
 import { createCompressStream, createDecompressStream } from '../stream.js';
 import { HELP, parseArgs, UsageError, type CliOptions } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -112,7 +112,8 @@ class Cli {
           onDownloadStart: (info) => this.#warn(`downloading ${info.reference} from ${info.url}`),
         });
         bar?.finish();
-        const model = await Model.load(resolved.path, { threads: this.#o.threads, gpuLayers: this.#o.gpuLayers });
+        const model = await Model.load(resolved.path, { threads: this.#o.threads, gpuLayers: this.#o.gpuLayers, backend: this.#o.backend });
+        if (nativeBindingNote) this.#warn(nativeBindingNote.replace(/^lmzip: /, ''));
         this.#references.set(model, resolved.reference);
         return model;
       })();
@@ -166,7 +167,7 @@ class Cli {
     } else {
       const model = this.#o.model ? await this.#model(this.#o.model) : undefined;
       const sink = o.mode === 'test' ? discard() : this.#stdoutSink();
-      await pipeline(this.#io.stdin, createDecompressStream({ model, signal: this.#signal }), sink);
+      await pipeline(this.#io.stdin, createDecompressStream({ model, backend: this.#o.backend, signal: this.#signal }), sink);
       if (o.mode === 'test' && o.verbose) this.#info('(stdin): OK');
     }
   }
@@ -257,7 +258,7 @@ class Cli {
   /** Decodes a freshly written file and compares it with the input's hash. */
   async #verify(path: string, expectedSha256: string, model: Model): Promise<void> {
     const hash = createHash('sha256');
-    await pipeline(createReadStream(path), createDecompressStream({ model, signal: this.#signal }), hashTap(hash), discard());
+    await pipeline(createReadStream(path), createDecompressStream({ model, backend: this.#o.backend, signal: this.#signal }), hashTap(hash), discard());
     if (hash.digest('hex') !== expectedSha256)
       throw new LmzipError(ErrorCode.CORRUPT_DATA, 'verification failed: the compressed file does not decode to the input; the input was kept (please report this)');
   }
@@ -285,7 +286,7 @@ class Cli {
       read += c.length;
       bar?.update(read, input.size);
     });
-    const stream = createDecompressStream({ model, signal: this.#signal });
+    const stream = createDecompressStream({ model, backend: this.#o.backend, signal: this.#signal });
     if (testing || o.stdout) {
       await pipeline(source, stream, testing ? discard() : this.#stdoutSink());
       bar?.finish();
