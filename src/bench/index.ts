@@ -188,6 +188,8 @@ async function measureLmzip(
       raw: withRaw,
       timeoutMs: timeoutSeconds * 1000,
       forceModel,
+      // Speed runs (the sweep) leave out the ideal code length: its softmax in doubles per token is not part of compressing.
+      measureIdeal: !forceModel,
     });
     if (!r.ok) return { ...base, status: 'failed', error: r.error };
     all.push(r);

@@ -76,14 +76,14 @@ export async function runLmzipOnce(
   original: Buffer,
   scratch: string,
   schedule: LmzipSchedule,
-  opts: { raw: boolean; decompress?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv; forceModel?: boolean },
+  opts: { raw: boolean; decompress?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv; forceModel?: boolean; measureIdeal?: boolean },
 ): Promise<LmzipRun> {
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   const compressed = join(scratch, 'compressed.lmz');
   const restored = join(scratch, 'restored');
   const compress = await runWorker(
-    { mode: 'compress', model, input, output: compressed, ...schedule, forceModel: opts.forceModel },
+    { mode: 'compress', model, input, output: compressed, ...schedule, forceModel: opts.forceModel, measureIdeal: opts.measureIdeal },
     opts.timeoutMs,
     opts.env,
   );

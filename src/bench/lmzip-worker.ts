@@ -23,6 +23,8 @@ export interface WorkerRequest {
   backend?: string;
   /** compress: model-code every chunk the model can spell (speed runs with random-weight models). */
   forceModel?: boolean;
+  /** compress: also compute the ideal code length (default true; it costs a softmax in doubles per token, so speed runs turn it off). */
+  measureIdeal?: boolean;
 }
 
 /** The library's CompressStats, as far as the benchmark reads them. */
@@ -57,6 +59,8 @@ export interface WorkerResponse {
   schedule?: { lanes: number; window: number; overlap: number; modelChunks: number; tokens: number };
   /** Where the model ran. */
   backend?: string;
+  /** compress: the numeric profile the file records. */
+  profile?: string;
   /** process.resourceUsage().maxRSS at the end, KiB. */
   maxRssKiB: number;
   modelName?: string;
@@ -64,7 +68,7 @@ export interface WorkerResponse {
 
 interface LmzipApi {
   Model: { load(path: string, opts?: { threads?: number; backend?: string }): Promise<LmzipModel> };
-  inspect(data: Uint8Array): { header: { lanes: number; window: number; overlap: number }; chunks: { model: number }; tokens: number };
+  inspect(data: Uint8Array): { header: { lanes: number; window: number; overlap: number; profile?: string }; chunks: { model: number }; tokens: number };
   compressWithStats(
     data: Buffer,
     opts: Record<string, unknown>,
@@ -105,14 +109,16 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     t = now();
     if (req.mode === 'compress') {
-      const { output, stats } = await api.compressWithStats(data, defined({ model, ...schedule, measureIdeal: true, forceModel: req.forceModel }));
+      const { output, stats } = await api.compressWithStats(data, defined({ model, ...schedule, measureIdeal: req.measureIdeal ?? true, forceModel: req.forceModel }));
       res.callSeconds = now() - t;
       writeFileSync(req.output!, output);
       res.outputBytes = output.length;
       res.stats = { ...stats };
       if (stats.modelChunks > 0) {
         const info = api.inspect(output);
-        res.schedule = { ...info.header, modelChunks: info.chunks.model, tokens: info.tokens };
+        const h = info.header;
+        res.schedule = { lanes: h.lanes, window: h.window, overlap: h.overlap, modelChunks: info.chunks.model, tokens: info.tokens };
+        res.profile = h.profile;
       }
     } else if (req.mode === 'decompress') {
       const back = await api.decompress(data, { model });

@@ -223,7 +223,8 @@ export function renderMarkdown(report: BenchReport, chartFile?: string, extraCha
     parts.push(`${h(2)} Scaling with lanes and threads`, lanesTable(report));
     if (report.scaling.lanes.some((p) => p.reference))
       parts.push(
-        'Every chunk the model can spell is model-coded in this sweep (the benchmark\'s forceModel), so both directions run the model. ' +
+        'Every chunk the model can spell is model-coded in this sweep (the benchmark\'s forceModel), so both directions run the model, ' +
+          'and the ideal code length is not computed (measureIdeal off), so compression time is compressing alone. ' +
           '`llama.cpp S_TG`: llama.cpp\'s own `llama-batched-bench` (' + (report.reference?.binary ? `\`${basename(report.reference.binary)}\`, ` : '') +
           'built from the same llama.cpp with the addon\'s settings) at the same lanes (`-npl`) and threads, `-fa off -no-kvu -ub 512`, ' +
           'decoding 32 tokens per sequence (`-ntg 32`) after a prompt of `-npp` = average KV depth − 16 tokens, so that its steps run at ' +
