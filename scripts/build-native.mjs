@@ -10,9 +10,10 @@
 //                    stays as it is and switching between them rebuilds nothing.
 //     LMZIP_CUDA_ARCHITECTURES=90-real   only these GPU architectures (a check build takes a
 //                    quarter of the time); default: CMakeLists.txt's release list
-//     LMZIP_CUBLAS_DIR=DIR   cuBLAS when the toolkit has none: DIR/lib/libcublas.so.13 and
-//                    DIR/include/cublas_v2.h (e.g. the nvidia/cu13 folder of the
-//                    nvidia-cublas wheel); found automatically in a pip installation
+//     LMZIP_CUBLAS_DIR=DIR   cuBLAS's headers when the toolkit has none: DIR/include/cublas_v2.h
+//                    (e.g. the nvidia/cu13 folder of the nvidia-cublas wheel; found by itself
+//                    in python3's pip packages). The binary links no cuBLAS: it opens
+//                    libcublas.so.13 when first used (native/cublas_shim.cpp)
 //   LMZIP_DEBUG=1    debug build
 //   LMZIP_CCACHE=0   do not use ccache even when it is installed
 import { spawnSync } from 'node:child_process';
@@ -38,7 +39,7 @@ function run(cmd, args) {
 function pipCublasDir() {
   const r = spawnSync('python3', ['-c', 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))'], { encoding: 'utf8' });
   const dir = r.status === 0 ? r.stdout.trim() : '';
-  return dir && existsSync(join(dir, 'lib/libcublas.so.13')) ? dir : '';
+  return dir && existsSync(join(dir, 'include/cublas_v2.h')) ? dir : '';
 }
 
 run(process.execPath, [join(root, 'scripts/vendor-llama.mjs')]);

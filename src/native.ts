@@ -165,12 +165,6 @@ function gpuUnavailable(why: string): LmzipError {
   return new LmzipError(ErrorCode.GPU_UNAVAILABLE, `backend cuda: ${why}`);
 }
 
-/** What to tell the user about a CUDA binary that does not load. */
-function loadFailureHint(error: string): string {
-  if (/libcublas/.test(error))
-    return ' (cuBLAS 13 is missing: install the CUDA 13 toolkit, or `pip install nvidia-cublas` and add its nvidia/cu13/lib folder to LD_LIBRARY_PATH)';
-  return '';
-}
 
 /**
  * Decides which binary to load for `backend`. Pure apart from what `probes` look at.
@@ -193,8 +187,10 @@ export function chooseBinding(backend: Backend, probes: LoaderProbes): BindingCh
   };
   if (!probes.nvidiaDriver()) return cpuInstead('no NVIDIA driver was found (no /proc/driver/nvidia/version, no libcuda.so.1)');
   const { info, error } = probes.probe(cudaBinary);
-  if (!info) return cpuInstead(`it does not load (${cudaBinary}): ${error}${loadFailureHint(error ?? '')}`);
+  if (!info) return cpuInstead(`it does not load (${cudaBinary}): ${error}`);
   if (!info.devices.length) return cpuInstead(`the CUDA runtime finds no usable GPU: ${info.error || 'no device'}`);
+  if (!info.cublasVersion)
+    return cpuInstead('cuBLAS 13 (libcublas.so.13) was not found: install the CUDA 13 toolkit, or `pip install nvidia-cublas` and set LMZIP_CUBLAS_DIR to its nvidia/cu13 folder (or add nvidia/cu13/lib to LD_LIBRARY_PATH)');
   return { path: cudaBinary, backend: 'cuda' };
 }
 

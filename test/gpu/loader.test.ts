@@ -86,9 +86,15 @@ describe('chooseBinding', () => {
   });
 
   it('a binary that does not load: auto falls back with the reason, cuda fails with it', () => {
-    const p = probes({ nvidiaDriver: () => 'NVRM version: 580', probe: () => ({ error: 'libcublas.so.13: cannot open shared object file' }) });
-    expect(chooseBinding('auto', p).note).toMatch(/does not load .*libcublas\.so\.13.*pip install nvidia-cublas/);
-    expect(gpuUnavailable(() => chooseBinding('cuda', p))).toMatch(/libcublas\.so\.13: cannot open/);
+    const p = probes({ nvidiaDriver: () => 'NVRM version: 580', probe: () => ({ error: 'libcudart.so.13: cannot open shared object file' }) });
+    expect(chooseBinding('auto', p).note).toMatch(/does not load .*libcudart\.so\.13: cannot open/);
+    expect(gpuUnavailable(() => chooseBinding('cuda', p))).toMatch(/libcudart\.so\.13: cannot open/);
+  });
+
+  it('a GPU but no cuBLAS (the binary opens it at run time): says how to install it', () => {
+    const p = probes({ nvidiaDriver: () => 'NVRM', probe: () => ({ info: { ...H200, cublasVersion: 0 } }) });
+    expect(chooseBinding('auto', p).note).toMatch(/cuBLAS 13 \(libcublas\.so\.13\) was not found: .*pip install nvidia-cublas.*LMZIP_CUBLAS_DIR/);
+    expect(gpuUnavailable(() => chooseBinding('cuda', p))).toMatch(/cuBLAS 13/);
   });
 
   it('a driver but no GPU: auto falls back, cuda fails naming the runtime error', () => {
