@@ -4,7 +4,7 @@
 // Every lmzip call runs in its own process (src/bench/lmzip-worker.ts), so that "across
 // processes" is literal and GNU time-free peak GPU memory comes from nvidia-smi.
 //
-//   node scripts/gpu-check.mjs --out DIR --corpus DIR --stories FILE [--budget SECONDS]
+//   node scripts/gpu-check.mjs --out DIR --corpus DIR --stories FILE [--budget SECONDS] [--work DIR]
 //        [--reference PATH] [--lanes 16,32,64,128,256] [--round-trip-bytes N]
 //
 // Order: facts → determinism → speed sweep → round trips of every corpus file; each
@@ -26,6 +26,9 @@ const { averageDepth, runReference } = await import(join(root, 'dist/bench/refer
 const { values: v } = parseArgs({
   options: {
     out: { type: 'string', default: '/tmp/gpu-check' },
+    // Scratch files (compressed and decompressed copies): outside --out, which should
+    // hold only the few result files.
+    work: { type: 'string', default: '/tmp/gpu-check-work' },
     corpus: { type: 'string' },
     stories: { type: 'string' },
     budget: { type: 'string', default: '420' },
@@ -43,7 +46,8 @@ const started = Date.now();
 const budget = Number(v.budget) * 1000;
 const left = () => budget - (Date.now() - started);
 const out = resolve(v.out);
-const work = join(out, 'work');
+const work = resolve(v.work);
+mkdirSync(out, { recursive: true });
 mkdirSync(work, { recursive: true });
 const log = (s) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
 const results = { startedAt: new Date().toISOString(), loadAverage: loadavg()[0], budgetSeconds: Number(v.budget), gpu: null, models: {}, checks: [], sweep: [], roundTrips: [] };
