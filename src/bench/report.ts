@@ -276,7 +276,7 @@ export function lanesChart(report: BenchReport): ChartSpec | null {
       { name: `compress, ${threads} thr`, line: true, points: s.map((p) => ({ x: p.lanes, y: p.compressTokensPerSecond! })) },
       { name: `decompress, ${threads} thr`, line: true, points: s.filter((p) => p.decompressTokensPerSecond).map((p) => ({ x: p.lanes, y: p.decompressTokensPerSecond! })) },
       { name: `raw model, ${threads} thr`, line: true, points: s.filter((p) => p.rawTokensPerSecond).map((p) => ({ x: p.lanes, y: p.rawTokensPerSecond! })) },
-      { name: `llama-batched-bench S_TG, ${threads} thr`, line: true, points: s.filter((p) => p.reference).map((p) => ({ x: p.lanes, y: p.reference!.tokensPerSecond })) },
+      { name: `llama.cpp S_TG, ${threads} thr`, line: true, points: s.filter((p) => p.reference).map((p) => ({ x: p.lanes, y: p.reference!.tokensPerSecond })) },
     ].filter((x) => x.points.length).map((x) => ({ ...x, name: keys.length > threadsCount(keys) ? `${model} ${x.name}` : x.name }));
   });
   return {

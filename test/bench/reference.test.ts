@@ -66,7 +66,7 @@ echo "{\\"pp\\": $pp, \\"tg\\": $tg, \\"pl\\": $pl, \\"speed_pp\\": 1000.0, \\"s
       const md = readFileSync(join(out, 'latest.md'), 'utf8');
       expect(md).toContain('| llama.cpp S_TG tok/s | compress / llama.cpp | decompress / llama.cpp |');
       expect(md).toMatch(/\| 400 \| [\d.,]+% \| [\d.,]+% \|/);
-      expect(readFileSync(join(out, 'latest-lanes.svg'), 'utf8')).toContain('llama-batched-bench S_TG');
+      expect(readFileSync(join(out, 'latest-lanes.svg'), 'utf8')).toContain('llama.cpp S_TG');
     } finally {
       delete process.env.LMZIP_BENCH_MODULE;
     }
