@@ -67,6 +67,10 @@ try {
 } catch {
   /* no nvidia-smi: no memory figures */
 }
+// Only a started nvidia-smi: kill() on a child whose spawn failed can signal pid 0, our own process group.
+const stopSmi = () => {
+  if (smi?.pid) smi.kill();
+};
 /** Peak MiB used on the GPU between t0 and t1, and the lowest (what was there before us). */
 const gpuMemory = (t0, t1) => {
   const w = memory.filter(([t]) => t >= t0 && t <= t1).map(([, m]) => m);
@@ -104,7 +108,7 @@ log(`CUDA build: ${JSON.stringify(info)}`);
 save();
 if (backend === 'cuda' && !info?.devices?.length) {
   log('no GPU visible to the CUDA build: nothing to measure');
-  smi?.kill();
+  stopSmi();
   process.exit(1);
 }
 
@@ -142,7 +146,7 @@ const english = join(v.corpus, 'tinystories-valid-part1.txt');
     log('no determinism checks without a working compression');
     results.finishedAt = new Date().toISOString();
     save();
-    smi?.kill();
+    stopSmi();
     process.exit(1);
   }
   const hashes = files.map(sha);
@@ -219,7 +223,7 @@ for (const lanes of lanesList) {
 const corpus = readdirSync(v.corpus).filter((f) => f !== 'MANIFEST.md').sort();
 const want = Number(v['round-trip-bytes']);
 const sweepRate = results.sweep.filter((p) => p.compressMBps).map((p) => 1 / (1 / p.compressMBps + 1 / (p.decompressMBps ?? p.compressMBps)) * 1e6)[0];
-const runs = [['stories260K (F32 weights: cuBLAS and F32 kernels)', v.stories, 64, 0.5, 200e3], ['smollm2-135m shape (Q8_0: MMQ kernels)', smol, 64, 1, sweepRate ?? 5e3]];
+const runs = [['stories260K (F32 weights: cuBLAS and F32 kernels)', v.stories, 64, 0.5, 200e3], [`${v.shapes.split(',')[0]} shape (Q8_0: MMQ kernels)`, smol, 64, 1, sweepRate ?? 5e3]];
 for (const [label, model, lanes, share, firstRate] of runs) {
   if (!model) continue;
   const until = Date.now() + (left() - 20_000) * share;
@@ -251,7 +255,7 @@ results.finishedAt = new Date().toISOString();
 results.seconds = (Date.now() - started) / 1000;
 results.gpuMemoryPeakMiB = memory.length ? Math.max(...memory.map(([, m]) => m)) : null;
 save();
-smi?.kill();
+stopSmi();
 const failed = results.checks.filter((c) => !c.ok).length + results.roundTrips.filter((r) => !r.ok).length + results.sweep.filter((p) => p.roundTrip === false).length;
 log(`done in ${results.seconds.toFixed(0)} s: ${results.checks.length} checks, ${results.sweep.length} sweep points, ${results.roundTrips.length} round trips, ${failed} failed`);
 process.exitCode = failed ? 1 : 0;

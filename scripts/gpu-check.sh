@@ -45,8 +45,9 @@ fi
 section "cuBLAS 13"
 # The CUDA toolkit's, a pip wheel's (PyTorch's nvidia-cublas), or found by name.
 cublas=""
+ldp=${LD_LIBRARY_PATH:-}
 pydirs=$(python3 -c 'import site, sys; print(" ".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null || true)
-for d in ${LMZIP_CUBLAS_DIR:-} ${LD_LIBRARY_PATH//:/ } /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 /usr/lib/x86_64-linux-gnu \
+for d in ${LMZIP_CUBLAS_DIR:-} ${LMZIP_CUBLAS_DIR:+$LMZIP_CUBLAS_DIR/lib} ${ldp//:/ } /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 /usr/lib/x86_64-linux-gnu \
          $(for p in $pydirs /opt/*/.venv/lib/python3*/site-packages; do echo "$p/nvidia/cu13/lib $p/nvidia/cublas/lib"; done); do
   if [ -e "$d/libcublas.so.13" ]; then cublas=$d; break; fi
 done

@@ -28,12 +28,13 @@ need build-cuda/Release/lmzip.node 'LMZIP_CUDA=1 LMZIP_CUDA_ARCHITECTURES=90-rea
 need build/Release/lmzip.node 'npm run build:native'
 need dist/bench/lmzip-worker.js 'npm run build:ts'
 need "$shared/corpus" 'set LMZIP_SHARED_DIR'
-ref=$(ls build-bench-cuda/bin/llama-batched-bench build-bench-cuda/llama-batched-bench/llama-batched-bench 2>/dev/null | head -1 || true)
+find_ref() { for f in build-bench-cuda/bin/llama-batched-bench build-bench-cuda/llama-batched-bench/llama-batched-bench; do [ -x "$f" ] && { echo "$f"; return; }; done; }
+ref=$(find_ref)
 if [ -z "$ref" ]; then
   echo "gpu-pack: building the CUDA llama-batched-bench (build-bench-cuda/)" >&2
   LMZIP_CUDA_ARCHITECTURES=${LMZIP_CUDA_ARCHITECTURES:-90-real} node -e \
     "import('./dist/bench/reference.js').then((m) => { const r = m.findOrBuildReference({ cuda: true, log: console.error }); if (!r.path) { console.error(r.why); process.exit(1); } })"
-  ref=$(ls build-bench-cuda/bin/llama-batched-bench build-bench-cuda/llama-batched-bench/llama-batched-bench | head -1)
+  ref=$(find_ref)
 fi
 
 mkdir -p "$stage"/{build-cuda/Release,build/Release,bench-bin,node_modules,scripts,vendor/llama.cpp/models,shared/corpus,shared/models}
