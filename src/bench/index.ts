@@ -119,6 +119,19 @@ export function installMissing(tools: ToolInfo[], log: (s: string) => void): voi
   if (r.status !== 0) log(`apt-get failed (status ${r.status}); missing tools are reported as not installed`);
 }
 
+/** Size, ratio and speed fields of a result from the input size, compressed size and median seconds. */
+function sizeAndSpeed(inputBytes: number, size: number, c: number, d: number) {
+  return {
+    compressedBytes: size,
+    bitsPerByte: (size * 8) / inputBytes,
+    ratio: inputBytes / size,
+    compressSeconds: c,
+    decompressSeconds: d,
+    compressMBps: inputBytes / c / 1e6,
+    decompressMBps: inputBytes / d / 1e6,
+  };
+}
+
 async function measureBaseline(b: Baseline, input: PreparedInput, opts: BenchOptions, tool: ToolInfo): Promise<MethodResult> {
   const base: MethodResult = {
     input: input.info.name,
@@ -140,13 +153,7 @@ async function measureBaseline(b: Baseline, input: PreparedInput, opts: BenchOpt
   const d = median(runs.map((r) => r.decompressSeconds));
   return {
     ...base,
-    compressedBytes: size,
-    bitsPerByte: (size * 8) / input.info.bytes,
-    ratio: input.info.bytes / size,
-    compressSeconds: c,
-    decompressSeconds: d,
-    compressMBps: input.info.bytes / c / 1e6,
-    decompressMBps: input.info.bytes / d / 1e6,
+    ...sizeAndSpeed(input.info.bytes, size, c, d),
     compressPeakMiB: toMiB(medOrNull(runs.map((r) => r.compressPeakKiB))),
     decompressPeakMiB: toMiB(medOrNull(runs.map((r) => r.decompressPeakKiB))),
     roundTrip: runs.every((r) => r.roundTrip),
@@ -208,13 +215,7 @@ async function measureLmzip(
   const depth = sched && sched.modelChunks > 0 ? averageDepth(sched.tokens / sched.modelChunks, sched.window, sched.overlap) : null;
   return {
     ...base,
-    compressedBytes: size,
-    bitsPerByte: (size * 8) / input.info.bytes,
-    ratio: input.info.bytes / size,
-    compressSeconds: c,
-    decompressSeconds: d,
-    compressMBps: input.info.bytes / c / 1e6,
-    decompressMBps: input.info.bytes / d / 1e6,
+    ...sizeAndSpeed(input.info.bytes, size, c, d),
     compressPeakMiB: toMiB(median(all.map((r) => r.compress.peakKiB))),
     decompressPeakMiB: toMiB(median(all.map((r) => r.decompress!.peakKiB))),
     roundTrip: all.every((r) => r.roundTrip),
