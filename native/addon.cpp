@@ -16,6 +16,7 @@
 
 #include "engine.h"
 #include "errors.h"
+#include "gpu_info.h"
 #include "model.h"
 
 #ifndef LMZIP_ISA
@@ -588,11 +589,37 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// The CUDA runtime's view of the machine (null in a CPU-only build): see native/gpu_info.h.
+Napi::Value GpuInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  lmzip::GpuRuntime g = lmzip::gpu_runtime();
+  if (!g.built_with_cuda) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("architectures", g.architectures);
+  o.Set("runtimeVersion", g.runtime_version);
+  o.Set("driverVersion", g.driver_version);
+  o.Set("cublasVersion", g.cublas_version);
+  o.Set("error", g.error);
+  Napi::Array devices = Napi::Array::New(env);
+  for (size_t i = 0; i < g.devices.size(); ++i) {
+    const lmzip::GpuDevice& d = g.devices[i];
+    Napi::Object dev = Napi::Object::New(env);
+    dev.Set("name", d.name);
+    dev.Set("computeCapability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor));
+    dev.Set("multiprocessors", d.multiprocessors);
+    dev.Set("memoryBytes", double(d.memory_bytes));
+    devices.Set(uint32_t(i), dev);
+  }
+  o.Set("devices", devices);
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", NativeModel::Init(env));
   exports.Set("NativeSession", NativeSession::Init(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo));
+  exports.Set("gpuInfo", Napi::Function::New(env, GpuInfo));
   return exports;
 }
 

@@ -98,6 +98,15 @@ Model::Model(const std::string& path, const ModelParams& params) {
   const GgufSummary gguf = check_gguf_metadata(file);
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = params.gpu_layers;
+  // No offloaded layers means no GPU at all: without this, a CUDA build would still move
+  // large-batch matrix products to the GPU (llama.cpp's op offload), and its CPU results
+  // would differ from the CPU build's (docs/GPU.md).
+  static ggml_backend_dev_t no_devices[] = {nullptr};
+  if (params.gpu_layers == 0) mp.devices = no_devices;
+  // One GPU per model (the first visible one): splitting lmzip's small models over several
+  // GPUs only adds copies, and the numeric profile names one device.
+  mp.split_mode = LLAMA_SPLIT_MODE_NONE;
+  mp.main_gpu = 0;
   mp.vocab_only = params.vocab_only;
   mp.use_extra_bufts = false;  // weight repacking is ISA-specific; keep the layout plain
   // Called per tensor while loading: returning false stops the load (a signal must not wait for it).

@@ -16,7 +16,7 @@ import { MAX_CHUNK_SIZE } from './format/v2/constants.js';
 import type { BlockV2, ChunkEntryV2, HeaderV2 } from './format/v2/types.js';
 import type { Model } from './model.js';
 import type { NativeSession, NativeSessionParams } from './native.js';
-import { describeProfileDifference, numericProfile } from './profile.js';
+import { describeProfileDifference, howToDecode, numericProfile } from './profile.js';
 import { chunkTarget, type CodecSettings } from './settings.js';
 
 /** Progress of a job, reported a few times a second. */
@@ -125,10 +125,12 @@ export class BlockEncoder {
   #cancel: CancelFlag;
   #measureIdeal: boolean;
   #memoryLimit: number;
+  #forceModel: boolean;
   #session: Promise<NativeSession> | undefined;
   #disposed = false;
 
-  constructor(model: Model, settings: CodecSettings, options: { cancel: CancelFlag; measureIdeal: boolean; memoryLimit: number }) {
+  /** `forceModel` (benchmarks only): every chunk the model can spell is model-coded, even where brotli or storing would be smaller. */
+  constructor(model: Model, settings: CodecSettings, options: { cancel: CancelFlag; measureIdeal: boolean; memoryLimit: number; forceModel?: boolean }) {
     if (model.facts.vocabOnly)
       throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights: it cannot compress`);
     this.#model = model;
@@ -136,6 +138,7 @@ export class BlockEncoder {
     this.#cancel = options.cancel;
     this.#measureIdeal = options.measureIdeal;
     this.#memoryLimit = options.memoryLimit;
+    this.#forceModel = options.forceModel ?? false;
   }
 
   /** The session, created at the first block (checked against the memory limit). */
@@ -186,8 +189,8 @@ export class BlockEncoder {
       }
     };
     // A chunk's share of the one stream is its code length under the tables it was coded with.
-    const wins = (e: Awaited<ReturnType<typeof encode>>, i: number) => e.modelCoded[i] !== 0 &&
-      (e.tableBits[i] <= 1.5 * pieces[i].length || Math.ceil(e.tableBits[i] / 8) < plainFor(i).payload.length);
+    const wins = (e: Awaited<ReturnType<typeof encode>>, i: number) => e.modelCoded[i] !== 0 && (this.#forceModel ||
+      e.tableBits[i] <= 1.5 * pieces[i].length || Math.ceil(e.tableBits[i] / 8) < plainFor(i).payload.length);
 
     // Pass 1 codes every chunk the model can spell. A chunk that loses to brotli/stored
     // must leave the schedule, and leaving changes the other lanes' batches, so the
@@ -217,12 +220,12 @@ export class BlockEncoder {
     const size = (b: { bytes: Buffer[] }) => b.bytes.reduce((n, x) => n + x.length, 0);
     let block = build(encoded, pieces);
     // Pass-2 streams differ from pass 1; never let the block end up larger than storing it.
-    if (size(block) > data.length + 16) block = build(none(), pieces);
+    if (!this.#forceModel && size(block) > data.length + 16) block = build(none(), pieces);
     // Out of the model's domain (logs, other languages, binaries), brotli over the whole
     // block beats brotli per chunk (it sees more context): then the block becomes one
     // brotli chunk with no lanes. Brotli costs seconds per block where the model spends
     // minutes, so it is always tried.
-    if (data.length <= MAX_CHUNK_SIZE && block.chunks.length > 1) {
+    if (!this.#forceModel && data.length <= MAX_CHUNK_SIZE && block.chunks.length > 1) {
       const whole = build(none(), [data]);
       if (size(whole) < size(block)) {
         block = whole;
@@ -284,7 +287,7 @@ export async function checkDecodable(want: ModelIdentity, model: Model): Promise
   if (profile !== want.profile)
     throw new LmzipError(ErrorCode.PROFILE_MISMATCH,
       `this file was written by a build with different numerics, so its probabilities cannot be reproduced here ` +
-      `(${describeProfileDifference(want.profile, profile)}); decompress it with a build whose profile is ${want.profile}`);
+      `(${describeProfileDifference(want.profile, profile)}); ${howToDecode(want.profile)}`);
   if (model.facts.vocabOnly) throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights`);
 }
 

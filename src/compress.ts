@@ -4,6 +4,7 @@
  * src/archive/decoder.ts, the decode path the streams share.
  */
 import { basename } from 'node:path';
+import { backendOption, type Backend } from './backend.js';
 import { chunkLengths } from './chunker.js';
 import { CancelFlag, DEFAULT_MEMORY_LIMIT, type CompressStats, type Progress } from './codec.js';
 import { ArchiveDecoder } from './archive/decoder.js';
@@ -25,6 +26,8 @@ export interface CommonOptions {
   threads?: number;
   /** GPU layers when this call loads the model. */
   gpuLayers?: number;
+  /** Backend when this call loads the model: "auto" (default: LMZIP_BACKEND, else auto), "cpu" or "cuda". */
+  backend?: Backend;
   /** The most memory one llama.cpp context may take, in bytes (RESOURCE_LIMIT beyond; default 4 GiB). */
   memoryLimit?: number;
   /** Called a few times a second. */
@@ -52,6 +55,11 @@ export interface CompressOptions extends CommonOptions {
   recordModelPath?: boolean;
   /** Write a seek index: 'auto' (default: when there are two or more blocks), 'always' or 'never'. */
   index?: 'auto' | 'always' | 'never';
+  /**
+   * @internal Benchmarks only: code every chunk the model can spell with the model, even
+   * where brotli or storing would be smaller (random-weight test models lose to brotli).
+   */
+  forceModel?: boolean;
 }
 
 export interface DecompressOptions extends CommonOptions {
@@ -75,6 +83,8 @@ export function validateCompressOptions(options: CompressOptions): void {
   integerOption('memoryLimit', options.memoryLimit, 0, Number.MAX_SAFE_INTEGER);
   booleanOption('measureIdeal', options.measureIdeal);
   booleanOption('recordModelPath', options.recordModelPath);
+  booleanOption('forceModel', options.forceModel);
+  backendOption(options.backend);
   if (options.modelReference !== undefined && typeof options.modelReference !== 'string') throw invalid('modelReference', 'a string', options.modelReference);
   if (options.index !== undefined && !['auto', 'always', 'never'].includes(options.index)) throw invalid('index', "'auto', 'always' or 'never'", options.index);
   functionOption('onProgress', options.onProgress);
@@ -87,6 +97,7 @@ export function validateDecompressOptions(options: DecompressOptions): void {
   integerOption('threads', options.threads, 1, 1024);
   integerOption('gpuLayers', options.gpuLayers, -1, 100000);
   integerOption('memoryLimit', options.memoryLimit, 0, Number.MAX_SAFE_INTEGER);
+  backendOption(options.backend);
   functionOption('onProgress', options.onProgress);
   signalOption('signal', options.signal);
 }
@@ -121,7 +132,7 @@ export async function createMemberWriter(opened: OpenedModel, options: CompressO
   const settings = await chooseSettings(opened.model, options, inputSize);
   return new MemberWriter(opened.model, settings, {
     modelName: await recordedModelName(opened.model, options), cancel, measureIdeal: options.measureIdeal ?? false,
-    memoryLimit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, index: options.index, resume,
+    memoryLimit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, index: options.index, resume, forceModel: options.forceModel,
   });
 }
 
@@ -136,7 +147,7 @@ export async function compressWithStats(data: Uint8Array | string, options: Comp
   validateCompressOptions(options);
   const cancel = new CancelFlag(options.signal);
   cancel.check(options.signal);
-  const opened = await openModel(options.model, { threads: options.threads, gpuLayers: options.gpuLayers, signal: options.signal });
+  const opened = await openModel(options.model, { threads: options.threads, gpuLayers: options.gpuLayers, backend: options.backend, signal: options.signal });
   let writer: MemberWriter | undefined;
   try {
     writer = await createMemberWriter(opened, options, input.length, cancel);

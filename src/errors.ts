@@ -71,6 +71,8 @@ export const ErrorCode = Object.freeze({
   INPUT_CHANGED: 'INPUT_CHANGED',
   /** The work would need more memory than allowed (a llama.cpp context over the memory limit). */
   RESOURCE_LIMIT: 'RESOURCE_LIMIT',
+  /** backend "cuda" was asked for, but no usable NVIDIA GPU, driver or CUDA build is there. */
+  GPU_UNAVAILABLE: 'GPU_UNAVAILABLE',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

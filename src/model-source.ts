@@ -7,6 +7,7 @@ import { ErrorCode, LmzipError } from './errors.js';
 import type { FileHeader } from './format/types.js';
 import { Model, type LoadModelOptions } from './model.js';
 import { defaultModelReference, findCachedModel, missingModelError, resolveModel, type ResolveOptions } from './models/index.js';
+import { backendToDecode } from './profile.js';
 import { invalid } from './validate.js';
 
 export interface OpenedModel {
@@ -35,13 +36,15 @@ export async function openModel(option: unknown, load: LoadModelOptions, resolve
 }
 
 /** The model to decompress a file with: the one given (checked later), else the one the file names. */
-export async function openModelForFile(header: Pick<FileHeader, 'modelSha256' | 'modelReference'>, option: unknown, load: LoadModelOptions,
+export async function openModelForFile(header: Pick<FileHeader, 'modelSha256' | 'modelReference' | 'profile'>, option: unknown, load: LoadModelOptions,
   resolveOptions: ResolveOptions = {}): Promise<OpenedModel> {
   checkOption(option);
-  if (option !== undefined) return openModel(option, load, resolveOptions);
+  // A CPU-written file is decoded on the CPU, also on a machine with a GPU.
+  const loadForFile = { ...load, backend: backendToDecode(header.profile, load.backend) };
+  if (option !== undefined) return openModel(option, loadForFile, resolveOptions);
   // The header's reference is untrusted: findCachedModel only reads regular GGUF files.
   const want = { sha256: header.modelSha256, reference: header.modelReference };
   const path = await findCachedModel(want, { ...resolveOptions, signal: resolveOptions.signal ?? load.signal });
   if (!path) throw missingModelError(want);
-  return { model: await Model.load(path, load), reference: header.modelReference, owned: true };
+  return { model: await Model.load(path, loadForFile), reference: header.modelReference, owned: true };
 }

@@ -5,8 +5,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
 import { fingerprintFile } from './fingerprint.js';
+import { backendOption, resolveBackend, type Backend } from './backend.js';
 import { openRegularFile } from './models/files.js';
-import { native, type NativeModel, type NativeModelFacts, type NativeSession, type NativeSessionParams, type NativeTokenPlan } from './native.js';
+import { type NativeModel, type NativeModelFacts, type NativeSession, type NativeSessionParams, type NativeTokenPlan } from './native.js';
 import { booleanOption, integerOption, invalid, signalOption } from './validate.js';
 
 export interface LoadModelOptions {
@@ -15,7 +16,9 @@ export interface LoadModelOptions {
    * parameters, else one per free core). Each session uses fewer when more are slower.
    */
   threads?: number;
-  /** Layers to offload to a GPU (0 = CPU only, the default; -1 = all). */
+  /** "auto" (default: LMZIP_BACKEND, else auto) uses a GPU when one is usable; "cpu" never does; "cuda" must. */
+  backend?: Backend;
+  /** Layers to offload to the GPU (default: all when on a GPU; 0 = CPU only; -1 = all). */
   gpuLayers?: number;
   /** Load only the vocabulary (tokenize/detokenize, no compression). */
   vocabOnly?: boolean;
@@ -77,16 +80,19 @@ export class Model {
   readonly facts: ModelFacts;
   /** Threads used for evaluation. */
   readonly threads: number;
-  /** Layers offloaded to a GPU. */
+  /** Layers offloaded to a GPU (-1: all). */
   readonly gpuLayers: number;
+  /** Where the model runs. */
+  readonly backend: 'cpu' | 'cuda';
   #native: NativeModel | undefined;
   #fingerprint: Promise<string> | undefined;
 
-  private constructor(nativeModel: NativeModel, path: string, fileSize: number, threads: number, gpuLayers: number) {
+  private constructor(nativeModel: NativeModel, path: string, fileSize: number, threads: number, gpuLayers: number, backend: 'cpu' | 'cuda') {
     this.#native = nativeModel;
     this.facts = { ...nativeModel.facts(), path, fileSize };
     this.threads = threads;
     this.gpuLayers = gpuLayers;
+    this.backend = backend;
   }
 
   /**
@@ -100,16 +106,18 @@ export class Model {
     if (typeof path !== 'string' || path.length === 0) throw invalid('path', 'a non-empty string', path);
     if (typeof options !== 'object' || options === null) throw invalid('options', 'an object', options);
     const threadsOption = integerOption('threads', options.threads, 1, 1024);
-    const gpuLayers = integerOption('gpuLayers', options.gpuLayers, -1, 100000) ?? 0;
+    const gpuLayersOption = integerOption('gpuLayers', options.gpuLayers, -1, 100000);
+    const backendRequested = backendOption(options.backend);
     const vocabOnly = booleanOption('vocabOnly', options.vocabOnly) ?? false;
     signalOption('signal', options.signal);
     const abs = resolve(path);
     const fileSize = await checkGgufFile(abs);
     const cancel = cancelFlag(options.signal);
     try {
-      const nativeModel = await native().loadModel(abs, { gpuLayers, vocabOnly }, cancel.flag);
+      const { backend, gpuLayers, binding } = resolveBackend(backendRequested, gpuLayersOption);
+      const nativeModel = await binding.loadModel(abs, { gpuLayers, vocabOnly }, cancel.flag);
       const threads = threadsOption !== undefined ? usableThreads(threadsOption) : defaultThreads(nativeModel.facts().parameterCount);
-      return new Model(nativeModel, abs, fileSize, threads, gpuLayers);
+      return new Model(nativeModel, abs, fileSize, threads, gpuLayers, backend);
     } catch (e) {
       const err = toLmzipError(e);
       if (err.code === ErrorCode.MODEL_LOAD_FAILED)

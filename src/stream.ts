@@ -59,7 +59,7 @@ export class CompressStream extends Transform {
 
   async #start(): Promise<void> {
     const o = this.#options;
-    this.#opened = await openModel(o.model, { threads: o.threads, gpuLayers: o.gpuLayers, signal: o.signal });
+    this.#opened = await openModel(o.model, { threads: o.threads, gpuLayers: o.gpuLayers, backend: o.backend, signal: o.signal });
     const resume = o.resume && o.resume.keepBytes > 0 ? o.resume : undefined;
     this.#writer = await createMemberWriter(this.#opened, o, o.sizeHint, this.#cancel, resume && { blocks: resume.blocks, complete: resume.complete });
     if (resume) {

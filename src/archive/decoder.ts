@@ -8,6 +8,7 @@
  * the context's memory is checked against the limit.
  */
 import { BlockDecoder, CancelFlag, DEFAULT_MEMORY_LIMIT, checkDecodable, checkFreqAlgorithm, modelIdentity, openSession, sessionParams, type Progress } from '../codec.js';
+import type { Backend } from '../backend.js';
 import { ErrorCode, LmzipError } from '../errors.js';
 import type { FileHeader } from '../format/types.js';
 import type { HeaderV2 } from '../format/v2/types.js';
@@ -25,6 +26,7 @@ export interface DecoderOptions {
   model?: unknown;
   threads?: number;
   gpuLayers?: number;
+  backend?: Backend;
   /** Refuse to produce more than this many bytes in all (OUTPUT_TOO_LARGE); default: no limit. */
   maxOutputLength?: number;
   /** The most memory a llama.cpp context may take (RESOURCE_LIMIT); default DEFAULT_MEMORY_LIMIT. */
@@ -157,8 +159,8 @@ export class ArchiveDecoder {
     const o = this.#options;
     const want = modelIdentity(header);
     if (this.#opened && !(await this.#opened.model.fingerprint()).startsWith(want.sha256) && this.#opened.owned) await this.#release();
-    this.#opened ??= await openModelForFile({ modelSha256: want.sha256, modelReference: want.name }, o.model,
-      { threads: o.threads, gpuLayers: o.gpuLayers, signal: o.signal });
+    this.#opened ??= await openModelForFile({ modelSha256: want.sha256, modelReference: want.name, profile: header.profile }, o.model,
+      { threads: o.threads, gpuLayers: o.gpuLayers, backend: o.backend, signal: o.signal });
     const model = this.#opened.model;
     await checkDecodable(want, model);
     const params = sessionParams(header, model.threads);

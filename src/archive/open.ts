@@ -4,6 +4,7 @@
  * forward scan where a member has none). Works on concatenated files.
  */
 import { CancelFlag } from '../codec.js';
+import { backendOption, type Backend } from '../backend.js';
 import { ErrorCode, LmzipError } from '../errors.js';
 import { booleanOption, integerOption, invalid, signalOption } from '../validate.js';
 import { ArchiveDecoder } from './decoder.js';
@@ -15,6 +16,8 @@ export interface OpenOptions {
   model?: unknown;
   threads?: number;
   gpuLayers?: number;
+  /** Backend when a block needs the model: "auto" (default), "cpu" or "cuda". */
+  backend?: Backend;
   /** The most memory a llama.cpp context may take (RESOURCE_LIMIT). */
   memoryLimit?: number;
   /** Keep the most recently decoded block, so neighbouring reads do not decode it again (default true). */
@@ -57,7 +60,7 @@ export class Archive {
     this.#cancel = new CancelFlag(options.signal);
     this.#cacheBlock = options.cacheBlock ?? true;
     this.#decoder = new ArchiveDecoder({ model: options.model, threads: options.threads, gpuLayers: options.gpuLayers,
-      memoryLimit: options.memoryLimit, cancel: this.#cancel, signal: options.signal });
+      memoryLimit: options.memoryLimit, backend: options.backend, cancel: this.#cancel, signal: options.signal });
   }
 
   /**
@@ -129,6 +132,7 @@ export async function open(file: string | Uint8Array, options: OpenOptions = {})
   integerOption('gpuLayers', options.gpuLayers, -1, 100000);
   integerOption('memoryLimit', options.memoryLimit, 0, Number.MAX_SAFE_INTEGER);
   booleanOption('cacheBlock', options.cacheBlock);
+  backendOption(options.backend);
   signalOption('signal', options.signal);
   const source = typeof file === 'string' ? await fileSource(file) : bufferSource(file);
   try {

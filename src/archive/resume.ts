@@ -49,7 +49,7 @@ export async function findResumePoint(partial: string | Uint8Array, input: strin
   validateCompressOptions(options);
   const out = typeof partial === 'string' ? await fileSource(partial) : bufferSource(partial);
   const src = typeof input === 'string' ? await fileSource(input) : bufferSource(input);
-  const opened = await openModel(options.model, { threads: options.threads, gpuLayers: options.gpuLayers, signal: options.signal });
+  const opened = await openModel(options.model, { threads: options.threads, gpuLayers: options.gpuLayers, backend: options.backend, signal: options.signal });
   const cancel = new CancelFlag(options.signal);
   try {
     const writer = await createMemberWriter(opened, options, src.size, cancel);

@@ -26,6 +26,8 @@ export interface MemberWriterOptions {
   index?: 'auto' | 'always' | 'never';
   /** Continue a member whose header and these blocks are already written (resume.ts); `complete`: the last among them. */
   resume?: { blocks: IndexEntry[]; complete: boolean };
+  /** Benchmarks only: model-code every chunk the model can spell (CompressOptions.forceModel). */
+  forceModel?: boolean;
 }
 
 export class MemberWriter {

@@ -8,13 +8,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BASELINES, aptInstallCommand, detectTools, runBaselineOnce, type Baseline } from './baselines.js';
 import { renderSvg, svgToPng, type ChartSpec } from './chart.js';
 import { makeSizedText, listCorpus, parseFileSpec, prepareInput, QUICK_SET, SWEEP_SOURCES, type PreparedInput } from './inputs.js';
 import { runLmzipOnce, type LmzipRun } from './lmzip-runner.js';
+import { averageDepth, findOrBuildReference, runReference } from './reference.js';
 import { describeMachine, machineLine } from './machine.js';
 import { GNU_TIME, which } from './proc.js';
 import { goalsLines, lanesChart, ratioSpeedChart, renderMarkdown, sizesChart, summaryTable, lmzipTable } from './report.js';
@@ -57,6 +59,15 @@ export { BASELINES } from './baselines.js';
 export const CODER_OVERHEAD_GOAL = 0.001;
 export const RAW_SPEED_RATIO_GOAL = 0.9;
 
+/** The path of a scripts/make-test-model.mjs model of `shape`, generated into its cache when missing. */
+function testModel(shape: string, log: (s: string) => void): string {
+  const script = fileURLToPath(new URL('../../scripts/make-test-model.mjs', import.meta.url));
+  log(`test model ${shape}: node scripts/make-test-model.mjs --shape ${shape} --if-missing`);
+  const r = spawnSync(process.execPath, [script, '--shape', shape, '--if-missing'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new UsageError(`--test-model ${shape}: make-test-model failed (status ${r.status})`);
+  return r.stdout.trim();
+}
+
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
@@ -76,6 +87,8 @@ export function benchDefaults(partial: Partial<BenchOptions> & { files: string[]
     tmpDir: join(tmpdir(), `lmzip-bench-${process.pid}`),
     timeoutSeconds: 3600,
     sweepTimeoutSeconds: 300,
+    testShapes: [],
+    reference: 'auto',
     log: () => {},
     command: [],
     ...partial,
@@ -106,6 +119,19 @@ export function installMissing(tools: ToolInfo[], log: (s: string) => void): voi
   if (r.status !== 0) log(`apt-get failed (status ${r.status}); missing tools are reported as not installed`);
 }
 
+/** Size, ratio and speed fields of a result from the input size, compressed size and median seconds. */
+function sizeAndSpeed(inputBytes: number, size: number, c: number, d: number) {
+  return {
+    compressedBytes: size,
+    bitsPerByte: (size * 8) / inputBytes,
+    ratio: inputBytes / size,
+    compressSeconds: c,
+    decompressSeconds: d,
+    compressMBps: inputBytes / c / 1e6,
+    decompressMBps: inputBytes / d / 1e6,
+  };
+}
+
 async function measureBaseline(b: Baseline, input: PreparedInput, opts: BenchOptions, tool: ToolInfo): Promise<MethodResult> {
   const base: MethodResult = {
     input: input.info.name,
@@ -127,13 +153,7 @@ async function measureBaseline(b: Baseline, input: PreparedInput, opts: BenchOpt
   const d = median(runs.map((r) => r.decompressSeconds));
   return {
     ...base,
-    compressedBytes: size,
-    bitsPerByte: (size * 8) / input.info.bytes,
-    ratio: input.info.bytes / size,
-    compressSeconds: c,
-    decompressSeconds: d,
-    compressMBps: input.info.bytes / c / 1e6,
-    decompressMBps: input.info.bytes / d / 1e6,
+    ...sizeAndSpeed(input.info.bytes, size, c, d),
     compressPeakMiB: toMiB(medOrNull(runs.map((r) => r.compressPeakKiB))),
     decompressPeakMiB: toMiB(medOrNull(runs.map((r) => r.decompressPeakKiB))),
     roundTrip: runs.every((r) => r.roundTrip),
@@ -147,6 +167,7 @@ interface LmzipSchedule {
   lanes?: number;
   window?: number;
   threads?: number;
+  backend?: string;
 }
 
 async function measureLmzip(
@@ -157,6 +178,7 @@ async function measureLmzip(
   runs: number,
   withRaw = true,
   timeoutSeconds = opts.timeoutSeconds,
+  forceModel = false,
 ): Promise<MethodResult> {
   const base: MethodResult = {
     input: input.info.name,
@@ -172,6 +194,9 @@ async function measureLmzip(
     const r = await runLmzipOnce(model, input.file, input.data, join(opts.tmpDir, 'work'), schedule, {
       raw: withRaw,
       timeoutMs: timeoutSeconds * 1000,
+      forceModel,
+      // Speed runs (the sweep) leave out the ideal code length: its softmax in doubles per token is not part of compressing.
+      measureIdeal: !forceModel,
     });
     if (!r.ok) return { ...base, status: 'failed', error: r.error };
     all.push(r);
@@ -186,15 +211,11 @@ async function measureLmzip(
   // With no model-coded chunk (the library chose its fallback for every chunk) there is no token rate.
   const compressTps = stats.tokens > 0 ? stats.tokens / c : null;
   const rawTps = withRaw && rawTokens > 0 ? rawTokens / rawSeconds : null;
+  const sched = first.compress.response.schedule;
+  const depth = sched && sched.modelChunks > 0 ? averageDepth(sched.tokens / sched.modelChunks, sched.window, sched.overlap) : null;
   return {
     ...base,
-    compressedBytes: size,
-    bitsPerByte: (size * 8) / input.info.bytes,
-    ratio: input.info.bytes / size,
-    compressSeconds: c,
-    decompressSeconds: d,
-    compressMBps: input.info.bytes / c / 1e6,
-    decompressMBps: input.info.bytes / d / 1e6,
+    ...sizeAndSpeed(input.info.bytes, size, c, d),
     compressPeakMiB: toMiB(median(all.map((r) => r.compress.peakKiB))),
     decompressPeakMiB: toMiB(median(all.map((r) => r.decompress!.peakKiB))),
     roundTrip: all.every((r) => r.roundTrip),
@@ -205,6 +226,8 @@ async function measureLmzip(
       lanes: schedule.lanes ?? null,
       window: schedule.window ?? null,
       threads: schedule.threads ?? null,
+      depth,
+      backend: first.compress.response.backend,
       tokens: stats.tokens,
       idealBits: stats.idealBits,
       payloadBytes: stats.payloadBytes,
@@ -368,8 +391,8 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
     const machine = await describeMachine();
     log(`machine: ${machineLine(machine)}`);
     const inputs = opts.files.map((f) => prepareInput(parseFileSpec(f, '.', opts.maxBytes), opts.tmpDir));
-    const models = wants(opts, 'lmzip') ? opts.models : [];
-    const schedule = { lanes: opts.lanes, window: opts.window, threads: opts.threads };
+    const models = wants(opts, 'lmzip') ? [...opts.models, ...opts.testShapes.map((s) => testModel(s, log))] : [];
+    const schedule = { lanes: opts.lanes, window: opts.window, threads: opts.threads, backend: opts.backend };
     const results: MethodResult[] = [];
     for (const input of inputs) {
       for (const b of baselines) {
@@ -385,16 +408,40 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
     }
 
     const lanes: LaneSweepPoint[] = [];
+    let reference: BenchReport['reference'];
     if (models.length && opts.sweep.lanes.length && opts.sweep.input) {
       const input = prepareInput(parseFileSpec(opts.sweep.input, '.', opts.sweep.bytes), opts.tmpDir);
+      const cuda = opts.backend === 'cuda';
+      if (opts.reference !== 'none') {
+        const ref = opts.reference === 'auto' ? findOrBuildReference({ cuda, log }) : { path: resolve(opts.reference), buildSeconds: 0 };
+        reference = { binary: ref.path, buildSeconds: ref.buildSeconds, ...('why' in ref && ref.why ? { why: ref.why } : {}) };
+        if (!ref.path) log(`llama-batched-bench not available, so no reference column: ${reference.why}`);
+      }
       for (const m of models) {
         for (const threads of opts.sweep.threads.length ? opts.sweep.threads : [opts.threads ?? 0]) {
           for (const l of opts.sweep.lanes) {
-            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, threads: threads || undefined }, opts.sweep.runs, true, opts.sweepTimeoutSeconds);
+            // The sweep measures speed: every chunk the model can spell is model-coded, so
+            // both directions run the model even with random-weight test models.
+            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, threads: threads || undefined, backend: opts.backend },
+              opts.sweep.runs, true, opts.sweepTimeoutSeconds, true);
+            const depth = r.lmzip?.depth ?? null;
+            let ref: LaneSweepPoint['reference'] = null;
+            let referenceError: string | undefined;
+            if (reference?.binary && depth !== null) {
+              const out = await runReference(reference.binary, m, {
+                lanes: l, threads: threads || availableParallelism(), depth, gpuLayers: cuda ? 99 : 0, timeoutMs: opts.sweepTimeoutSeconds * 1000,
+              });
+              if ('error' in out) referenceError = out.error;
+              else ref = { pp: out.pp, tg: out.tg, tokensPerSecond: out.tgTokensPerSecond };
+            }
             const p: LaneSweepPoint = {
               model: basename(m),
               lanes: l,
               threads,
+              backend: r.lmzip?.backend,
+              depth,
+              reference: ref,
+              ...(referenceError ? { referenceError } : {}),
               inputBytes: input.info.bytes,
               tokens: r.lmzip?.tokens ?? 0,
               compressTokensPerSecond: r.lmzip?.compressTokensPerSecond ?? null,
@@ -404,7 +451,8 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
               roundTrip: r.roundTrip,
               ...(r.error ? { error: r.error } : {}),
             };
-            log(`lanes sweep ${p.model} threads=${threads} lanes=${l}: ` + (p.error ? `failed: ${p.error}` : `compress ${fmt(p.compressTokensPerSecond)} tok/s, decompress ${fmt(p.decompressTokensPerSecond)} tok/s, raw ${fmt(p.rawTokensPerSecond)} tok/s`));
+            log(`lanes sweep ${p.model} threads=${threads} lanes=${l}: ` + (p.error ? `failed: ${p.error}` : `compress ${fmt(p.compressTokensPerSecond)} tok/s, decompress ${fmt(p.decompressTokensPerSecond)} tok/s, raw ${fmt(p.rawTokensPerSecond)} tok/s` +
+              (ref ? `, llama-batched-bench ${fmt(ref.tokensPerSecond)} tok/s (depth ${fmt(depth)}: -npp ${ref.pp} -ntg ${ref.tg})` : referenceError ? `, reference failed: ${referenceError}` : '')));
             lanes.push(p);
           }
         }
@@ -461,6 +509,7 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
         models: models.map((m) => basename(m)),
       },
       inputs: inputs.map((i) => i.info),
+      ...(reference ? { reference } : {}),
       results,
       summary: summarize(results),
       scaling: { lanes, sizes },
@@ -547,7 +596,7 @@ the raw model. Writes <out>/<name>.json, .md, and -ratio-speed.svg/.png.
 
 Inputs
   [files...]              files, or names in the corpus; name:64K takes the first 64 KiB
-  --corpus DIR            where bare names are looked up (default ../shared/corpus)
+  --corpus DIR            where bare names are looked up (default $LMZIP_SHARED_DIR/corpus or ../shared/corpus)
   --files a,b:50K,...     the same as positional files
   --all                   every file in the corpus
   --quick                 ${QUICK_SET.join(', ')}; 1 run; small sweeps
@@ -557,11 +606,18 @@ Methods
   --methods a,b           only these: lmzip, ${BASELINES.map((b) => b.id).join(', ')}
   --lanes N --window N --threads N   lmzip options for the main table (default: the library's)
   --runs N                repetitions; times and memory are medians (default 3)
+  --test-model SHAPE      also measure a model of this shape with seeded random weights (repeatable):
+                          smollm2-135m, qwen2.5-0.5b, tiny (scripts/make-test-model.mjs; cached in
+                          LMZIP_TEST_MODELS_DIR or ~/.cache/lmzip/test-models)
+  --backend B             auto, cpu or cuda for every lmzip run (default: the library's)
 Scaling
   --sweep-lanes 1,2,...   lanes for the lanes sweep (default 1,2,4,8,16,32,64; 'none' to skip)
   --sweep-threads 1,2     threads for the lanes sweep (default 1,2)
   --sweep-input FILE:N    text for the lanes sweep (default tinystories-valid-part1.txt:16K)
   --sweep-runs N          repetitions per sweep point (default 3; --quick 1)
+  --reference auto|none|PATH   llama.cpp's llama-batched-bench beside the lanes sweep, at the same
+                          lanes, threads and average KV depth (auto: LMZIP_BATCHED_BENCH, or built
+                          once into build-bench/ from vendor/llama.cpp with the addon's settings)
   --sizes 1K,10K,...      input sizes for the size sweep (default 1K,10K,100K,1M,10M; 'none' to skip)
   --sizes-lmzip-max N     largest size lmzip is run at in the size sweep (default 100K)
   --full                  whole corpus, sizes up to 100M, lmzip up to 10M (hours)
@@ -609,6 +665,9 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
         full: { type: 'boolean' },
         'max-bytes': { type: 'string' },
         model: { type: 'string', multiple: true },
+        'test-model': { type: 'string', multiple: true },
+        backend: { type: 'string' },
+        reference: { type: 'string' },
         methods: { type: 'string' },
         lanes: { type: 'string' },
         window: { type: 'string' },
@@ -636,7 +695,8 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
   }
   const v = parsed.values;
   if (v.help) return 'help';
-  const corpus = resolve(v.corpus ?? env.LMZIP_BENCH_CORPUS ?? '../shared/corpus');
+  const shared = env.LMZIP_SHARED_DIR ?? '../shared';
+  const corpus = resolve(v.corpus ?? env.LMZIP_BENCH_CORPUS ?? join(shared, 'corpus'));
   const quick = !!v.quick;
   const full = !!v.full;
   let specs = [...(v.files ?? []).flatMap(list), ...parsed.positionals];
@@ -654,9 +714,12 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
       throw new UsageError((err as Error).message);
     }
   });
+  if (v.backend !== undefined && !['auto', 'cpu', 'cuda'].includes(v.backend)) throw new UsageError(`Expected auto, cpu or cuda for --backend but received ${JSON.stringify(v.backend)}`);
+  const shapes = ['smollm2-135m', 'qwen2.5-0.5b', 'tiny'];
+  for (const s of v['test-model'] ?? []) if (!shapes.includes(s)) throw new UsageError(`Unknown --test-model ${JSON.stringify(s)}; expected one of ${shapes.join(', ')}`);
   let models = (v.model ?? []).map((m) => resolve(m));
-  if (!models.length) {
-    const def = resolve(env.LMZIP_BENCH_MODEL ?? '../shared/models/stories260K.gguf');
+  if (!models.length && !v['test-model']?.length) {
+    const def = resolve(env.LMZIP_BENCH_MODEL ?? join(shared, 'models/stories260K.gguf'));
     if (existsSync(def)) models = [def];
     else log(`no model given and ${def} does not exist: measuring the baselines only (--model PATH)`);
   }
@@ -702,6 +765,9 @@ export function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.
     lanes: positiveInt('--lanes', v.lanes),
     window: positiveInt('--window', v.window),
     threads: positiveInt('--threads', v.threads),
+    backend: v.backend,
+    testShapes: v['test-model'] ?? [],
+    reference: v.reference ?? 'auto',
     sweep: {
       lanes: sweepLanes,
       threads: sweepThreads,

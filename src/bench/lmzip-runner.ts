@@ -66,6 +66,7 @@ export interface LmzipSchedule {
   lanes?: number;
   window?: number;
   threads?: number;
+  backend?: string;
 }
 
 /** One compress → decompress → compare cycle, and optionally the raw model speed. */
@@ -75,14 +76,14 @@ export async function runLmzipOnce(
   original: Buffer,
   scratch: string,
   schedule: LmzipSchedule,
-  opts: { raw: boolean; decompress?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv },
+  opts: { raw: boolean; decompress?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv; forceModel?: boolean; measureIdeal?: boolean },
 ): Promise<LmzipRun> {
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   const compressed = join(scratch, 'compressed.lmz');
   const restored = join(scratch, 'restored');
   const compress = await runWorker(
-    { mode: 'compress', model, input, output: compressed, ...schedule },
+    { mode: 'compress', model, input, output: compressed, ...schedule, forceModel: opts.forceModel, measureIdeal: opts.measureIdeal },
     opts.timeoutMs,
     opts.env,
   );
@@ -94,7 +95,7 @@ export async function runLmzipOnce(
   let roundTrip = false;
   if (opts.decompress !== false) {
     decompress = await runWorker(
-      { mode: 'decompress', model, input: compressed, output: restored, threads: schedule.threads },
+      { mode: 'decompress', model, input: compressed, output: restored, threads: schedule.threads, backend: schedule.backend },
       opts.timeoutMs,
       opts.env,
     );

@@ -19,6 +19,12 @@ export interface WorkerRequest {
   lanes?: number;
   window?: number;
   threads?: number;
+  /** Model.load's backend (auto, cpu, cuda). */
+  backend?: string;
+  /** compress: model-code every chunk the model can spell (speed runs with random-weight models). */
+  forceModel?: boolean;
+  /** compress: also compute the ideal code length (default true; it costs a softmax in doubles per token, so speed runs turn it off). */
+  measureIdeal?: boolean;
 }
 
 /** The library's CompressStats, as far as the benchmark reads them. */
@@ -49,13 +55,20 @@ export interface WorkerResponse {
   outputBytes?: number;
   stats?: WorkerStats;
   raw?: { tokens: number; seconds: number };
+  /** compress: the schedule the file records (for matching the reference's KV depth). */
+  schedule?: { lanes: number; window: number; overlap: number; modelChunks: number; tokens: number };
+  /** Where the model ran. */
+  backend?: string;
+  /** compress: the numeric profile the file records. */
+  profile?: string;
   /** process.resourceUsage().maxRSS at the end, KiB. */
   maxRssKiB: number;
   modelName?: string;
 }
 
 interface LmzipApi {
-  Model: { load(path: string, opts?: { threads?: number }): Promise<LmzipModel> };
+  Model: { load(path: string, opts?: { threads?: number; backend?: string }): Promise<LmzipModel> };
+  inspect(data: Uint8Array): { header: { lanes: number; window: number; overlap: number; profile?: string }; chunks: { model: number }; tokens: number };
   compressWithStats(
     data: Buffer,
     opts: Record<string, unknown>,
@@ -70,6 +83,7 @@ interface LmzipApi {
 
 interface LmzipModel {
   facts?: { name?: string };
+  backend?: string;
   dispose(): void;
 }
 
@@ -87,18 +101,25 @@ async function main(): Promise<void> {
   try {
     const data = readFileSync(req.input);
     let t = now();
-    model = await api.Model.load(req.model, defined({ threads: req.threads }));
+    model = await api.Model.load(req.model, defined({ threads: req.threads, backend: req.backend }));
     res.modelLoadSeconds = now() - t;
     res.modelName = model.facts?.name;
+    res.backend = model.backend;
     const schedule = defined({ lanes: req.lanes, window: req.window, threads: req.threads });
     const cpu0 = process.cpuUsage();
     t = now();
     if (req.mode === 'compress') {
-      const { output, stats } = await api.compressWithStats(data, { model, ...schedule, measureIdeal: true });
+      const { output, stats } = await api.compressWithStats(data, defined({ model, ...schedule, measureIdeal: req.measureIdeal ?? true, forceModel: req.forceModel }));
       res.callSeconds = now() - t;
       writeFileSync(req.output!, output);
       res.outputBytes = output.length;
       res.stats = { ...stats };
+      if (stats.modelChunks > 0) {
+        const info = api.inspect(output);
+        const h = info.header;
+        res.schedule = { lanes: h.lanes, window: h.window, overlap: h.overlap, modelChunks: info.chunks.model, tokens: info.tokens };
+        res.profile = h.profile;
+      }
     } else if (req.mode === 'decompress') {
       const back = await api.decompress(data, { model });
       res.callSeconds = now() - t;

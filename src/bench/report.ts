@@ -1,4 +1,5 @@
 /** The Markdown tables and the charts made from a BenchReport. */
+import { basename } from 'node:path';
 import { machineLine } from './machine.js';
 import type { ChartSpec } from './chart.js';
 import type { BenchReport, MethodResult, MethodSummary } from './types.js';
@@ -108,21 +109,34 @@ export function perInputTable(results: MethodResult[]): string {
 }
 
 export function lanesTable(report: BenchReport): string {
+  const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? pct(a / b) : '–');
+  const withReference = report.scaling.lanes.some((p) => p.reference || p.referenceError);
+  const ref = (p: BenchReport['scaling']['lanes'][number]) =>
+    withReference
+      ? [
+          fmt(p.depth),
+          p.reference ? fmt(p.reference.tokensPerSecond) : p.referenceError ? 'failed' : '–',
+          ratio(p.compressTokensPerSecond, p.reference?.tokensPerSecond),
+          ratio(p.decompressTokensPerSecond, p.reference?.tokensPerSecond),
+        ]
+      : [];
   return table(
-    ['model', 'threads', 'lanes', 'tokens', 'compress tok/s', 'decompress tok/s', 'raw model tok/s', 'lmzip / raw', 'peak MiB', 'round trip'],
+    ['model', 'threads', 'lanes', 'tokens', 'compress tok/s', 'decompress tok/s', 'raw model tok/s', 'lmzip / raw',
+      ...(withReference ? ['avg KV depth', 'llama.cpp S_TG tok/s', 'compress / llama.cpp', 'decompress / llama.cpp'] : []), 'peak MiB', 'round trip'],
     report.scaling.lanes.map((p) => [
-      p.model,
+      p.backend && p.backend !== 'cpu' ? `${p.model} (${p.backend})` : p.model,
       String(p.threads),
       String(p.lanes),
       p.tokens.toLocaleString('en-US'),
       p.error ? `failed: ${p.error.slice(0, 60)}` : fmt(p.compressTokensPerSecond),
       fmt(p.decompressTokensPerSecond),
       fmt(p.rawTokensPerSecond),
-      p.compressTokensPerSecond && p.rawTokensPerSecond ? pct(p.compressTokensPerSecond / p.rawTokensPerSecond) : '–',
+      ratio(p.compressTokensPerSecond, p.rawTokensPerSecond),
+      ...ref(p),
       fmt(p.compressPeakMiB),
       rt(p.roundTrip),
     ]),
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', ...(withReference ? (['r', 'r', 'r', 'r'] as const) : []), 'r', 'l'],
   );
 }
 
@@ -205,7 +219,20 @@ export function renderMarkdown(report: BenchReport, chartFile?: string, extraCha
     );
   }
   parts.push(`${h(2)} Each input`, perInputTable(report.results));
-  if (report.scaling.lanes.length) parts.push(`${h(2)} Scaling with lanes and threads`, lanesTable(report));
+  if (report.scaling.lanes.length) {
+    parts.push(`${h(2)} Scaling with lanes and threads`, lanesTable(report));
+    if (report.scaling.lanes.some((p) => p.reference))
+      parts.push(
+        'Every chunk the model can spell is model-coded in this sweep (the benchmark\'s forceModel), so both directions run the model, ' +
+          'and the ideal code length is not computed (measureIdeal off), so compression time is compressing alone. ' +
+          '`llama.cpp S_TG`: llama.cpp\'s own `llama-batched-bench` (' + (report.reference?.binary ? `\`${basename(report.reference.binary)}\`, ` : '') +
+          'built from the same llama.cpp with the addon\'s settings) at the same lanes (`-npl`) and threads, `-fa off -no-kvu -ub 512`, ' +
+          'decoding 32 tokens per sequence (`-ntg 32`) after a prompt of `-npp` = average KV depth − 16 tokens, so that its steps run at ' +
+          'the same average depth as lmzip\'s coded tokens (computed from the file\'s window, overlap and tokens per chunk). ' +
+          'lmzip\'s time also holds its restarts (a prefill of `overlap` tokens when a lane\'s window is full) and the tail of each frame, ' +
+          'when fewer lanes than the maximum are still running.',
+      );
+  }
   if (report.scaling.sizes.length) {
     parts.push(
       `${h(2)} Scaling with input size`,
@@ -249,7 +276,8 @@ export function lanesChart(report: BenchReport): ChartSpec | null {
       { name: `compress, ${threads} thr`, line: true, points: s.map((p) => ({ x: p.lanes, y: p.compressTokensPerSecond! })) },
       { name: `decompress, ${threads} thr`, line: true, points: s.filter((p) => p.decompressTokensPerSecond).map((p) => ({ x: p.lanes, y: p.decompressTokensPerSecond! })) },
       { name: `raw model, ${threads} thr`, line: true, points: s.filter((p) => p.rawTokensPerSecond).map((p) => ({ x: p.lanes, y: p.rawTokensPerSecond! })) },
-    ].map((x) => ({ ...x, name: keys.length > threadsCount(keys) ? `${model} ${x.name}` : x.name }));
+      { name: `llama.cpp S_TG, ${threads} thr`, line: true, points: s.filter((p) => p.reference).map((p) => ({ x: p.lanes, y: p.reference!.tokensPerSecond })) },
+    ].filter((x) => x.points.length).map((x) => ({ ...x, name: keys.length > threadsCount(keys) ? `${model} ${x.name}` : x.name }));
   });
   return {
     title: 'lmzip tokens per second against lanes',

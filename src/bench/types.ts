@@ -15,6 +15,15 @@ export interface BenchOptions {
   lanes?: number;
   window?: number;
   threads?: number;
+  /** Model.load's backend for every lmzip run (auto, cpu, cuda); undefined = the library's default. */
+  backend?: string;
+  /** Shapes of scripts/make-test-model.mjs to generate (cached) and measure like --model files. */
+  testShapes: string[];
+  /**
+   * llama-batched-bench beside the lanes sweep: 'auto' finds or builds it, 'none' skips it,
+   * anything else is the binary's path.
+   */
+  reference: string;
   /** The lanes × threads sweep; empty `lanes` = no sweep. */
   sweep: {
     lanes: number[];
@@ -128,6 +137,10 @@ export interface LmzipDetail {
   lanes: number | null;
   window: number | null;
   threads: number | null;
+  /** Average KV depth of the coded tokens, from the schedule the file records. */
+  depth?: number | null;
+  /** Where the model ran. */
+  backend?: string;
   tokens: number;
   idealBits: number;
   payloadBytes: number;
@@ -184,6 +197,13 @@ export interface LaneSweepPoint {
   model: string;
   lanes: number;
   threads: number;
+  /** Where the model ran (cpu, cuda). */
+  backend?: string;
+  /** Average KV depth of lmzip's coded tokens (see src/bench/reference.ts). */
+  depth?: number | null;
+  /** llama-batched-bench at the same lanes, threads and average depth. */
+  reference?: { pp: number; tg: number; tokensPerSecond: number } | null;
+  referenceError?: string;
   inputBytes: number;
   tokens: number;
   compressTokensPerSecond: number | null;
@@ -223,6 +243,8 @@ export interface BenchReport {
     models: string[];
   };
   inputs: InputInfo[];
+  /** The llama-batched-bench binary used beside the lanes sweep, or why there was none. */
+  reference?: { binary: string | null; why?: string; buildSeconds: number };
   results: MethodResult[];
   summary: MethodSummary[];
   scaling: {

@@ -17,6 +17,7 @@ export interface CliOptions {
   ctx?: number;
   overlap?: number;
   gpuLayers?: number;
+  backend?: 'auto' | 'cpu' | 'cuda';
   chunkSize?: number;
   offline: boolean;
   help: boolean;
@@ -29,7 +30,7 @@ export class UsageError extends Error {}
 const VALUE_FLAGS: Record<string, keyof CliOptions> = {
   o: 'output', m: 'model', T: 'threads',
   output: 'output', model: 'model', threads: 'threads', lanes: 'lanes', ctx: 'ctx', window: 'ctx', overlap: 'overlap',
-  'gpu-layers': 'gpuLayers', 'chunk-size': 'chunkSize',
+  'gpu-layers': 'gpuLayers', 'chunk-size': 'chunkSize', backend: 'backend',
 };
 const NUMERIC: ReadonlySet<keyof CliOptions> = new Set(['threads', 'lanes', 'ctx', 'overlap', 'gpuLayers', 'chunkSize']);
 const LIMITS: Partial<Record<keyof CliOptions, [number, number]>> = {
@@ -62,6 +63,7 @@ function setValue(o: CliOptions, key: keyof CliOptions, raw: string, shown: stri
     if (!/^-?\d+$/.test(raw) || n < min || n > max) throw new UsageError(`${shown} expects an integer from ${min} to ${max}, got '${raw}'`);
     (o as unknown as Record<string, unknown>)[key] = n;
   } else {
+    if (key === 'backend' && !['auto', 'cpu', 'cuda'].includes(raw)) throw new UsageError(`${shown} expects auto, cpu or cuda, got '${raw}'`);
     (o as unknown as Record<string, unknown>)[key] = raw;
   }
 }
@@ -129,7 +131,9 @@ FILE is -, read standard input and write standard output.
       --ctx=N          context window per lane in tokens (default: per model)
       --overlap=N      tokens kept when a lane's window is full (default ctx/2)
       --chunk-size=N   target chunk size in bytes (default: input spread over the lanes)
-      --gpu-layers=N   layers to offload to a GPU (-1 = all; default 0)
+      --backend=B      auto (a GPU when one is usable; default: LMZIP_BACKEND, else
+                       auto), cpu (never a GPU) or cuda (fail without one)
+      --gpu-layers=N   layers to offload to the GPU (default: all on a GPU; -1 = all)
       --no-verify      do not decode the output again before removing the input
       --offline        never download a model
   -v, --verbose        print statistics (repeat for more)

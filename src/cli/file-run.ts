@@ -4,6 +4,7 @@
  * bars, and the models loaded so far (each once per run, whatever the file count).
  */
 import type { CompressStreamOptions } from '../stream.js';
+import { nativeBindingNote } from '../native.js';
 import type { DecompressOptions } from '../compress.js';
 import { Model } from '../model.js';
 import { defaultModelReference, resolveModel } from '../models/index.js';
@@ -65,7 +66,8 @@ export class FileRun {
           onProgress: bar ? (received, total) => bar.update(received, total) : undefined,
           onDownloadStart: (info) => this.warn(`downloading ${printable(info.reference)} from ${printable(info.url)}`),
         });
-        const model = await Model.load(resolved.path, { threads: this.options.threads, gpuLayers: this.options.gpuLayers, signal: this.signal });
+        const model = await Model.load(resolved.path, { threads: this.options.threads, gpuLayers: this.options.gpuLayers, backend: this.options.backend, signal: this.signal });
+        if (nativeBindingNote) this.warn(nativeBindingNote.replace(/^lmzip: /, ''));
         bar?.finish();
         const asked = this.options.threads;
         if (asked !== undefined && model.threads < asked)
@@ -91,7 +93,7 @@ export class FileRun {
   async decompressOptions(model?: Model): Promise<DecompressOptions> {
     const chosen = model ?? (this.options.model ? await this.model(this.options.model) : undefined);
     return { model: chosen, signal: this.signal, maxOutputLength: NO_OUTPUT_LIMIT,
-      threads: this.options.threads, gpuLayers: this.options.gpuLayers };
+      threads: this.options.threads, gpuLayers: this.options.gpuLayers, backend: this.options.backend };
   }
 
   dispose(): void {
