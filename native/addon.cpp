@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "analyze.h"
 #include "engine.h"
 #include "errors.h"
 #include "model.h"
@@ -307,6 +308,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   static Napi::Function Init(Napi::Env env) {
     Napi::Function f = DefineClass(env, "NativeSession",
                                    {InstanceMethod("encode", &NativeSession::Encode),
+                                    InstanceMethod("analyze", &NativeSession::Analyze),
                                     InstanceMethod("decode", &NativeSession::Decode),
                                     InstanceMethod("evaluate", &NativeSession::Evaluate),
                                     InstanceMethod("dispose", &NativeSession::Dispose)});
@@ -325,6 +327,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
 
  private:
   Napi::Value Encode(const Napi::CallbackInfo& info);
+  Napi::Value Analyze(const Napi::CallbackInfo& info);
   Napi::Value Decode(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -390,6 +393,9 @@ class EncodeWorker : public PromiseWorker {
 
  protected:
   void Run(const ExecutionProgress& progress) override {
+    result_ = session_->encode(chunk_spans(), allow_model_, measure_ideal_, cancel_, progress_fn(progress));
+  }
+  std::vector<std::pair<const uint8_t*, size_t>> chunk_spans() const {
     std::vector<std::pair<const uint8_t*, size_t>> chunks;
     size_t offset = 0;
     for (uint32_t len : lengths_) {
@@ -397,7 +403,7 @@ class EncodeWorker : public PromiseWorker {
       chunks.emplace_back(data_.data() + offset, len);
       offset += len;
     }
-    result_ = session_->encode(chunks, allow_model_, measure_ideal_, cancel_, progress_fn(progress));
+    return chunks;
   }
   Napi::Value Result(Napi::Env env) override {
     const size_t n = result_.size();
@@ -428,7 +434,6 @@ class EncodeWorker : public PromiseWorker {
     return o;
   }
 
- private:
   std::shared_ptr<lmzip::Session> session_;
   BusyRelease release_;
   std::vector<uint8_t> data_;
@@ -441,6 +446,59 @@ class EncodeWorker : public PromiseWorker {
 Napi::Value NativeSession::Encode(const Napi::CallbackInfo& info) {
   auto s = acquire(info.Env());
   return queue<EncodeWorker>(info, s, busy);
+}
+
+// Encode plus the per-token records of lmzip analyze (analyze.h): the same call as
+// encode with one more argument, the number of candidates to keep per token.
+class AnalyzeWorker : public EncodeWorker {
+ public:
+  AnalyzeWorker(const Napi::CallbackInfo& info, std::shared_ptr<lmzip::Session> s, std::shared_ptr<std::atomic<bool>> busy)
+      : EncodeWorker(info, std::move(s), std::move(busy)), top_k_(info[6].As<Napi::Number>().Int32Value()) {}
+
+ protected:
+  void Run(const ExecutionProgress& progress) override {
+    lmzip::TokenRecorder recorder(lengths_.size(), top_k_);
+    result_ = session_->encode(chunk_spans(), allow_model_, measure_ideal_, cancel_, progress_fn(progress),
+                               [&recorder](size_t chunk, llama_token token, const uint32_t* freqs, int n_vocab, uint64_t total) {
+                                 recorder.record(chunk, token, freqs, n_vocab, total);
+                               });
+    std::vector<uint8_t> strip;
+    for (const auto& c : result_) strip.push_back(c.strip_leading_space);
+    records_ = recorder.finish(session_->model(), strip);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = EncodeWorker::Result(env).As<Napi::Object>();
+    const lmzip::TokenRecords& r = records_;
+    o.Set("topK", r.top_k);
+    o.Set("tokens", typed<Napi::Int32Array>(env, r.tokens));
+    o.Set("byteLengths", typed<Napi::Uint32Array>(env, r.byte_lengths));
+    o.Set("bits", typed<Napi::Float64Array>(env, r.bits));
+    o.Set("entropy", typed<Napi::Float32Array>(env, r.entropy));
+    o.Set("rank", typed<Napi::Uint32Array>(env, r.rank));
+    o.Set("topIds", typed<Napi::Int32Array>(env, r.top_ids));
+    o.Set("topProbs", typed<Napi::Float32Array>(env, r.top_probs));
+    o.Set("chunkBits", typed<Napi::Float64Array>(env, r.chunk_bits));
+    o.Set("chunkTokens", typed<Napi::Uint32Array>(env, r.chunk_tokens));
+    o.Set("pieceIds", typed<Napi::Int32Array>(env, r.piece_ids));
+    o.Set("pieceLengths", typed<Napi::Uint32Array>(env, r.piece_lengths));
+    o.Set("pieceBytes", to_uint8(env, r.piece_bytes.data(), r.piece_bytes.size()));
+    return o;
+  }
+
+ private:
+  template <typename Array, typename T>
+  static Array typed(Napi::Env env, const std::vector<T>& v) {
+    Array a = Array::New(env, v.size());
+    if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
+    return a;
+  }
+  int top_k_;
+  lmzip::TokenRecords records_;
+};
+
+Napi::Value NativeSession::Analyze(const Napi::CallbackInfo& info) {
+  auto s = acquire(info.Env());
+  return queue<AnalyzeWorker>(info, s, busy);
 }
 
 class DecodeWorker : public PromiseWorker {

@@ -160,7 +160,8 @@ void Session::run_schedule(std::vector<LaneWork>& work, const std::atomic<int32_
 
 std::vector<EncodedChunk> Session::encode(const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
                                           const std::vector<uint8_t>& allow_model, bool measure_ideal,
-                                          const std::atomic<int32_t>* cancel, const ProgressFn& progress) {
+                                          const std::atomic<int32_t>* cancel, const ProgressFn& progress,
+                                          const TokenObserver& observe) {
   std::vector<EncodedChunk> out(chunks.size());
   std::vector<LaneWork> work(chunks.size());
   for (size_t c = 0; c < chunks.size(); ++c) {
@@ -186,6 +187,7 @@ std::vector<EncodedChunk> Session::encode(const std::vector<std::pair<const uint
     uint64_t cum = 0;
     for (llama_token t = 0; t < token; ++t) cum += freqs[size_t(t)];
     encoders[c]->encode(cum, freqs[size_t(token)], total);
+    if (observe) observe(c, token, freqs.data(), n_vocab, total);
     if (measure_ideal) {
       out[c].ideal_bits += ideal_bits(logits, n_vocab, token);
       out[c].table_bits -= std::log2(double(freqs[size_t(token)]) / double(total));

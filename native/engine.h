@@ -52,6 +52,11 @@ struct DecodeChunk {
 // Progress in tokens coded so far (called from the worker thread, throttled).
 using ProgressFn = std::function<void(uint64_t tokens_done, uint64_t tokens_total)>;
 
+// Sees each coded token with the integer table the coder used for it (lmzip analyze;
+// see analyze.h). Called on the worker thread, in schedule order.
+using TokenObserver =
+    std::function<void(size_t chunk, llama_token token, const uint32_t* freqs, int n_vocab, uint64_t total)>;
+
 class Session {
  public:
   Session(std::shared_ptr<const Model> model, const SessionParams& params);  // throws lmzip::Error
@@ -64,7 +69,8 @@ class Session {
   // `allow_model[i] == 0` keeps chunk i out of the schedule (empty: all allowed).
   std::vector<EncodedChunk> encode(const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
                                    const std::vector<uint8_t>& allow_model, bool measure_ideal,
-                                   const std::atomic<int32_t>* cancel, const ProgressFn& progress);
+                                   const std::atomic<int32_t>* cancel, const ProgressFn& progress,
+                                   const TokenObserver& observe = {});
   std::vector<std::string> decode(const std::vector<DecodeChunk>& chunks, const std::atomic<int32_t>* cancel,
                                   const ProgressFn& progress);
   // Evaluates the same schedule without coding: the model's raw speed.
@@ -72,6 +78,7 @@ class Session {
                      const ProgressFn& progress);
 
   const SessionParams& params() const { return params_; }
+  const Model& model() const { return *model_; }
 
  private:
   struct LaneWork;

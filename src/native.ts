@@ -46,6 +46,30 @@ export interface NativeEncodeResult {
   payloads: Uint8Array[];
 }
 
+/** encode's result plus per-token records, in chunk order (native/analyze.h). */
+export interface NativeAnalyzeResult extends NativeEncodeResult {
+  topK: number;
+  tokens: Int32Array;
+  /** Bytes of the chunk each token stands for (the planner's leading space not counted). */
+  byteLengths: Uint32Array;
+  /** −log2 f(token)/total under the coder's integer table. */
+  bits: Float64Array;
+  /** Entropy of that table, in bits. */
+  entropy: Float32Array;
+  /** 1 = the model's first choice. */
+  rank: Uint32Array;
+  /** topK ids per token, most likely first (−1 past the vocabulary). */
+  topIds: Int32Array;
+  topProbs: Float32Array;
+  /** Σ bits per chunk in token order: the compressor's tableBits for the chunk. */
+  chunkBits: Float64Array;
+  chunkTokens: Uint32Array;
+  /** The pieces (bytes) of every id in tokens and topIds. */
+  pieceIds: Int32Array;
+  pieceLengths: Uint32Array;
+  pieceBytes: Uint8Array;
+}
+
 export interface NativeTokenPlan {
   ok: boolean;
   stripLeadingSpace: boolean;
@@ -59,6 +83,9 @@ export interface NativeSession {
   /** `allowModel[i] === 0` keeps chunk i out of the lane schedule (undefined: all allowed). */
   encode(data: Uint8Array, chunkLengths: Uint32Array, allowModel: Uint8Array | undefined, measureIdeal: boolean, cancel: Int32Array | undefined,
     onProgress: NativeProgress | undefined): Promise<NativeEncodeResult>;
+  /** encode, recording every coded token (topK candidates each). */
+  analyze(data: Uint8Array, chunkLengths: Uint32Array, allowModel: Uint8Array | undefined, measureIdeal: boolean, cancel: Int32Array | undefined,
+    onProgress: NativeProgress | undefined, topK: number): Promise<NativeAnalyzeResult>;
   decode(payloads: Uint8Array[], tokenCounts: Uint32Array, originalSizes: Uint32Array, stripLeadingSpace: Uint8Array,
     cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<Uint8Array[]>;
   evaluate(tokens: Int32Array[], cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<void>;
