@@ -86,6 +86,16 @@ function withoutModel(data: Uint8Array): { method: ChunkMethod; payload: Uint8Ar
   return packed && packed.length < data.length ? { method: ChunkMethod.Brotli, payload: packed } : { method: ChunkMethod.Stored, payload: data };
 }
 
+/** Bytes of input one frame holds: a chunk per lane. */
+export function frameSizeFor(chunkSize: number, lanes: number): number {
+  return Math.min(chunkSize * lanes, MAX_FRAME_SIZE);
+}
+
+/** How a frame is cut into chunks, one lane's work each (lmzip analyze cuts the same way). */
+export function frameChunkLengths(frame: Uint8Array, chunkSize: number): number[] {
+  return chunkLengths(frame, Math.min(chunkSize, MAX_CHUNK_SIZE));
+}
+
 export class Compressor {
   readonly settings: CodecSettings;
   readonly stats = emptyStats();
@@ -114,7 +124,7 @@ export class Compressor {
 
   /** Bytes of input one frame holds: a chunk per lane. */
   get frameSize(): number {
-    return Math.min(this.#chunkSize * this.settings.lanes, MAX_FRAME_SIZE);
+    return frameSizeFor(this.#chunkSize, this.settings.lanes);
   }
 
   /** The file header; `modelFree` when no chunk of the file was coded with the model. */
@@ -139,7 +149,7 @@ export class Compressor {
     if (data.length === 0) return [];
     const started = performance.now();
     this.#cancel.check();
-    const lengths = chunkLengths(data, Math.min(this.#chunkSize, MAX_CHUNK_SIZE));
+    const lengths = frameChunkLengths(data, this.#chunkSize);
     if (lengths.length > MAX_CHUNKS_PER_FRAME) throw new Error('internal: too many chunks for one frame');
     const pieces: Uint8Array[] = [];
     for (let i = 0, offset = 0; i < lengths.length; offset += lengths[i++]) pieces.push(data.subarray(offset, offset + lengths[i]));

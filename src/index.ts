@@ -16,3 +16,4 @@ export { createCompressStream, createDecompressStream, CompressStream, Decompres
 export { LmzipError, ErrorCode } from './errors.js';
 export type { FileHeader } from './format/types.js';
 export { fingerprintFile } from './fingerprint.js';
+export * from './analyze/index.js';

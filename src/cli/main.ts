@@ -371,6 +371,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const { runModelsCommand } = await import('./models-command.js');
     return runModelsCommand(argv.slice(1), io);
   }
+  if (argv[0] === 'analyze') return (await import('./commands/analyze.js')).runAnalyzeCommand(argv.slice(1), io);
   if (argv[0] === 'bench') {
     const { runBenchCommand } = await import('../bench/index.js');
     return runBenchCommand(argv.slice(1), io);

@@ -1,0 +1,210 @@
+/**
+ * The HTML report of `lmzip analyze --html`: one self-contained file (no network,
+ * no external scripts or fonts) built from report.html, the template beside this
+ * module. The summary table and the two charts are rendered here as static HTML and
+ * SVG; the per-token data travels as one gzip-compressed binary block that the
+ * page's own script decodes (DecompressionStream) and renders segment by segment as
+ * they scroll into view, so a 1 MB input opens in about a second.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { ErrorCode, LmzipError } from '../errors.js';
+import type { BaselineResult } from './baselines.js';
+import type { Analysis } from './records.js';
+import type { AnalysisReport, Segment } from './summary.js';
+
+/** Upper ends (bits) of the colour classes c0, c1, …; the last class is everything above. */
+export const COLOR_BINS = [0.5, 1, 2, 3, 4, 6, 8, 10, 13, 16] as const;
+/** Inputs above this are refused: the page would be too large to open comfortably. */
+export const MAX_HTML_INPUT = 64 * 1024 * 1024;
+/** Histogram bins: one bit wide up to HISTOGRAM_MAX_BITS, then one bin for the rest. */
+const HISTOGRAM_MAX_BITS = 20;
+/** Bits and entropies travel as 16-bit integers in units of 1/BITS_SCALE bit (a token costs at most ~31 bits). */
+const BITS_SCALE = 2048;
+/** Points of the cumulative curve. */
+const CURVE_POINTS = 800;
+
+const TEMPLATE_URL = new URL('./report.html', import.meta.url);
+
+export function colorClass(bits: number): number {
+  let c = 0;
+  while (c < COLOR_BINS.length && bits >= COLOR_BINS[c]) c++;
+  return c;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+const fmt = (x: number, d = 3) => x.toFixed(d);
+const int = (x: number) => Math.round(x).toLocaleString('en-US');
+
+/** The per-token data block: sections of little-endian typed arrays, 4-byte aligned. */
+function dataBlock(a: Analysis): { gz: Buffer; sections: Record<string, [number, number, string]> } {
+  const t = a.tokens;
+  const vocab = t.vocabulary.ids().sort((x, y) => x - y);
+  const pieces = vocab.map((id) => t.vocabulary.piece(id));
+  const pieceOffsets = new Uint32Array(vocab.length + 1);
+  pieces.forEach((p, i) => (pieceOffsets[i + 1] = pieceOffsets[i] + p.length));
+  const wideIds = a.model.vocabSize > 0xffff;
+  const q = (x: number, scale: number) => Math.min(0xffff, Math.round(x * scale));
+  const topIds = wideIds ? new Uint32Array(t.topIds.length) : new Uint16Array(t.topIds.length);
+  const topProbs = new Uint16Array(t.topProbs.length);
+  for (let i = 0; i < t.topIds.length; i++) {
+    topIds[i] = t.topIds[i] < 0 ? (wideIds ? 0xffffffff : 0xffff) : t.topIds[i];
+    topProbs[i] = q(t.topProbs[i], 0xffff);
+  }
+  const arrays: [string, ArrayBufferView, string][] = [
+    ['text', a.data, 'u8'],
+    ['offset', Uint32Array.from(t.offset), 'u32'],
+    ['length', Uint16Array.from(t.byteLength, (x) => Math.min(x, 0xffff)), 'u16'],
+    ['token', wideIds ? Uint32Array.from(t.token) : Uint16Array.from(t.token), wideIds ? 'u32' : 'u16'],
+    ['bits', Uint16Array.from(t.bits, (x) => q(x, BITS_SCALE)), 'u16'],
+    ['entropy', Uint16Array.from(t.entropy, (x) => q(x, BITS_SCALE)), 'u16'],
+    ['rank', Uint32Array.from(t.rank), 'u32'],
+    ['topIds', topIds, wideIds ? 'u32' : 'u16'],
+    ['topProbs', topProbs, 'u16'],
+    ['pieceIds', Uint32Array.from(vocab), 'u32'],
+    ['pieceOffsets', pieceOffsets, 'u32'],
+    ['pieceBytes', Buffer.concat(pieces), 'u8'],
+  ];
+  const sections: Record<string, [number, number, string]> = {};
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const [name, view, type] of arrays) {
+    const bytes = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+    sections[name] = [at, view.byteLength, type];
+    parts.push(bytes);
+    at += bytes.length;
+    const pad = (4 - (at % 4)) % 4;
+    if (pad) parts.push(Buffer.alloc(pad));
+    at += pad;
+  }
+  return { gz: gzipSync(Buffer.concat(parts), { level: 6 }), sections };
+}
+
+function summaryTable(r: AnalysisReport): string {
+  const rows: string[] = [];
+  const row = (cells: string[], cls = '') => rows.push(`<tr${cls ? ` class="${cls}"` : ''}>${cells.map((c, i) => (i ? `<td>${c}</td>` : `<th scope="row">${c}</th>`)).join('')}</tr>`);
+  const vs = (bits: number) => (r.bits > 0 ? `${(bits / r.bits).toFixed(2)}×` : '–');
+  row(['model: Σ token bits', `<span id="total-bits" data-bits="${r.bits}">${int(r.bits)}</span>`, fmt(r.bitsPerByte), '1.00×'], 'model');
+  row(['model: range-coder payload', `<span id="payload-bits">${int(r.payloadBits)}</span>`, fmt(r.modelBytes ? r.payloadBits / r.modelBytes : 0),
+    `+${int(r.payloadBits - r.bits)} bits flush`], 'model');
+  for (const [id, b] of Object.entries(r.baselines)) {
+    if (!b) continue;
+    if (b.bits === null) row([escapeHtml(b.label), '–', '–', escapeHtml(b.error ?? 'not measured')], `baseline ${id}`);
+    else row([escapeHtml(b.label), int(b.bits), fmt(b.bitsPerByte ?? 0), vs(b.bits)], `baseline ${id}`);
+  }
+  return `<table class="summary"><thead><tr><th scope="col">method</th><th scope="col">bits</th><th scope="col">bits/byte</th><th scope="col">vs model</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function histogramSvg(a: Analysis): string {
+  const bins = HISTOGRAM_MAX_BITS + 1;
+  const count = new Float64Array(bins);
+  const bits = new Float64Array(bins);
+  for (const b of a.tokens.bits) {
+    const k = Math.min(bins - 1, Math.floor(b));
+    count[k]++;
+    bits[k] += b;
+  }
+  const n = a.tokens.length || 1;
+  const total = a.totals.bits || 1;
+  const W = 640, H = 220, left = 40, bottom = 30, top = 14;
+  const bw = (W - left - 10) / bins;
+  const maxShare = Math.max(0.01, ...Array.from(count, (c) => c / n), ...Array.from(bits, (b) => b / total));
+  const y = (share: number) => H - bottom - (share / maxShare) * (H - bottom - top);
+  const bars: string[] = [];
+  for (let k = 0; k < bins; k++) {
+    const x = left + k * bw;
+    const ts = count[k] / n, bs = bits[k] / total;
+    const label = k === bins - 1 ? `≥ ${k} bits` : `${k}–${k + 1} bits`;
+    bars.push(`<g><title>${label}: ${int(count[k])} tokens (${(100 * ts).toFixed(1)}%), ${(100 * bs).toFixed(1)}% of the bits</title>` +
+      `<rect class="tok c${colorClass(k + 0.5)}" x="${(x + 1).toFixed(1)}" y="${y(ts).toFixed(1)}" width="${(bw / 2 - 1).toFixed(1)}" height="${(H - bottom - y(ts)).toFixed(1)}"/>` +
+      `<rect class="bitshare" x="${(x + bw / 2).toFixed(1)}" y="${y(bs).toFixed(1)}" width="${(bw / 2 - 1).toFixed(1)}" height="${(H - bottom - y(bs)).toFixed(1)}"/></g>`);
+  }
+  const ticks: string[] = [];
+  for (let k = 0; k <= bins; k += 2)
+    ticks.push(`<text x="${(left + k * bw).toFixed(1)}" y="${H - bottom + 14}" text-anchor="middle">${k === bins ? '' : k}</text>`);
+  for (const s of [0, maxShare / 2, maxShare])
+    ticks.push(`<text x="${left - 4}" y="${(y(s) + 4).toFixed(1)}" text-anchor="end">${(100 * s).toFixed(0)}%</text>`);
+  return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="hist-title hist-desc">` +
+    `<title id="hist-title">Histogram of per-token cost</title><desc id="hist-desc">For each 1-bit band of token cost: the share of tokens (coloured) and the share of all bits (grey).</desc>` +
+    `<line class="axis" x1="${left}" y1="${H - bottom}" x2="${W - 10}" y2="${H - bottom}"/>${bars.join('')}${ticks.join('')}` +
+    `<text x="${(W + left) / 2}" y="${H - 2}" text-anchor="middle">bits per token</text></svg>`;
+}
+
+function cumulativeSvg(a: Analysis, baselines: BaselineResult[]): string {
+  const N = a.data.length || 1;
+  const t = a.tokens;
+  const W = 640, H = 260, left = 64, right = 150, top = 12, bottom = 30;
+  const finite = baselines.filter((b) => b.bits !== null) as (BaselineResult & { bits: number })[];
+  const maxBits = Math.max(a.totals.bits, ...finite.map((b) => b.bits), 1) * 1.04;
+  const x = (o: number) => left + (o / N) * (W - left - right);
+  const y = (b: number) => H - bottom - (b / maxBits) * (H - top - bottom);
+  const pts: string[] = [`${x(0).toFixed(1)},${y(0).toFixed(1)}`];
+  const step = Math.max(1, Math.floor(t.length / CURVE_POINTS));
+  let cum = 0;
+  for (let i = 0; i < t.length; i++) {
+    cum += t.bits[i];
+    if ((i + 1) % step === 0 || i === t.length - 1) pts.push(`${x(t.offset[i] + t.byteLength[i]).toFixed(1)},${y(cum).toFixed(1)}`);
+  }
+  const lines = finite.map((b) =>
+    `<g class="baseline ${b.id}"><title>${escapeHtml(b.label)}: ${int(b.bits)} bits (its average rate along the file)</title>` +
+    `<line x1="${x(0)}" y1="${y(0)}" x2="${x(N).toFixed(1)}" y2="${y(b.bits).toFixed(1)}"/>` +
+    `<text x="${(x(N) + 4).toFixed(1)}" y="${(y(b.bits) + 4).toFixed(1)}">${escapeHtml(b.id === 'order0' ? 'order-0' : b.id)} ${int(b.bits)}</text></g>`);
+  const yTicks = [0, maxBits / 2, maxBits].map((b) => `<text x="${left - 4}" y="${(y(b) + 4).toFixed(1)}" text-anchor="end">${int(b)}</text>`);
+  const xTicks = [0, N / 2, N].map((o) => `<text x="${x(o).toFixed(1)}" y="${H - bottom + 14}" text-anchor="middle">${int(o)}</text>`);
+  return `<svg class="chart" id="cumulative" viewBox="0 0 ${W} ${H}" data-left="${left}" data-right="${right}" data-bytes="${a.data.length}" role="img" aria-labelledby="cum-title cum-desc">` +
+    `<title id="cum-title">Cumulative bits along the file</title><desc id="cum-desc">The model's cumulative cost (solid) against each classical coder's total spread evenly over the file (dashed). Click to jump to that place in the text.</desc>` +
+    `<line class="axis" x1="${left}" y1="${H - bottom}" x2="${W - right}" y2="${H - bottom}"/><line class="axis" x1="${left}" y1="${top}" x2="${left}" y2="${H - bottom}"/>` +
+    `${lines.join('')}<polyline class="model" points="${pts.join(' ')}"/>` +
+    `<text class="model-label" x="${(x(N) + 4).toFixed(1)}" y="${(y(a.totals.bits) - 6).toFixed(1)}">model ${int(a.totals.bits)}</text>` +
+    `${yTicks.join('')}${xTicks.join('')}<text x="${(left + W - right) / 2}" y="${H - 2}" text-anchor="middle">byte offset</text></svg>`;
+}
+
+function segmentList(segments: Segment[]): string {
+  return segments.map((s) => `<li><a href="#" data-offset="${s.offset}">line ${s.line}</a> <span class="num">${fmt(s.bitsPerByte, 2)}</span> bits/byte <q>${escapeHtml(s.preview)}</q></li>`).join('');
+}
+
+/**
+ * The report as one HTML string.
+ * @example
+ * await writeFile('report.html', renderHtmlReport(analysis, report, baselines));
+ */
+export function renderHtmlReport(a: Analysis, r: AnalysisReport, baselines: BaselineResult[]): string {
+  if (a.data.length > MAX_HTML_INPUT)
+    throw new LmzipError(ErrorCode.INPUT_TOO_LARGE, `the HTML report takes inputs up to ${MAX_HTML_INPUT / 1024 / 1024} MiB; use --json or --jsonl for larger ones`);
+  const { gz, sections } = dataBlock(a);
+  const meta = {
+    file: r.file, tokens: a.tokens.length, bytes: a.data.length, bits: r.bits, topK: a.tokens.topK, colorBins: COLOR_BINS, bitsScale: BITS_SCALE,
+    thresholdBits: r.concentration.thresholdBits, sections,
+  };
+  const c = r.concentration;
+  const values: Record<string, string> = {
+    TITLE: escapeHtml(`${r.file} — lmzip analyze`),
+    FILE: escapeHtml(r.file),
+    MODEL: escapeHtml(basename(r.model.path)),
+    SETTINGS: escapeHtml(`lanes ${r.settings.lanes}, window ${r.settings.window}, overlap ${r.settings.overlap}, chunks of ${int(r.settings.chunkSize)} bytes`),
+    BYTES: int(r.bytes),
+    TOKENS: `<span id="total-tokens" data-tokens="${r.tokens}">${int(r.tokens)}</span>`,
+    BITS_PER_BYTE: fmt(r.bitsPerByte),
+    MEAN_BITS: fmt(r.tokens ? r.bits / r.tokens : 0, 2),
+    MEAN_ENTROPY: fmt(r.meanEntropy, 2),
+    TOP_TENTH: `${(100 * c.topTenthShare).toFixed(1)}%`,
+    SURPRISING: `${(100 * c.surprising.tokenShare).toFixed(1)}% of tokens cost over ${c.thresholdBits} bits and carry ${(100 * c.surprising.bitShare).toFixed(1)}% of the bits`,
+    SUMMARY_TABLE: summaryTable(r),
+    HISTOGRAM: histogramSvg(a),
+    CUMULATIVE: cumulativeSvg(a, baselines),
+    EXPENSIVE: segmentList(c.expensive),
+    CHEAP: segmentList(c.cheap),
+    LEGEND: COLOR_BINS.map((b, i) => `<span class="t c${i}">&lt; ${b}</span>`).join('') + `<span class="t c${COLOR_BINS.length}">≥ ${COLOR_BINS[COLOR_BINS.length - 1]}</span>`,
+    META_JSON: JSON.stringify(meta).replace(/</g, '\\u003c'),
+    DATA_BASE64: gz.toString('base64'),
+  };
+  return readFileSync(TEMPLATE_URL, 'utf8').replace(/\{\{([A-Z_0-9]+)\}\}/g, (whole, key: string) => {
+    const v = values[key];
+    if (v === undefined) throw new Error(`report.html: unknown placeholder ${whole}`);
+    return v;
+  });
+}
