@@ -2,9 +2,9 @@
  * The HTML report of `lmzip analyze --html`: one self-contained file (no network,
  * no external scripts or fonts) built from report.html, the template beside this
  * module. The summary table and the two charts are rendered here as static HTML and
- * SVG; the per-token data travels as one gzip-compressed binary block that the
- * page's own script decodes (DecompressionStream) and renders segment by segment as
- * they scroll into view, so a 1 MB input opens in about a second.
+ * SVG; the per-token data travels as two gzip-compressed binary blocks that the
+ * page's own script decodes (DecompressionStream): the text and costs first, to
+ * draw segment by segment as they scroll into view, then the tooltips' details.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -40,48 +40,61 @@ function escapeHtml(s: string): string {
 const fmt = (x: number, d = 3) => x.toFixed(d);
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
 
-/** The per-token data block: sections of little-endian typed arrays, 4-byte aligned. */
-function dataBlock(a: Analysis): { gz: Buffer; sections: Record<string, [number, number, string]> } {
-  const t = a.tokens;
-  const vocab = t.vocabulary.ids().sort((x, y) => x - y);
-  const pieces = vocab.map((id) => t.vocabulary.piece(id));
-  const pieceOffsets = new Uint32Array(vocab.length + 1);
-  pieces.forEach((p, i) => (pieceOffsets[i + 1] = pieceOffsets[i] + p.length));
-  const wideIds = a.model.vocabSize > 0xffff;
-  const q = (x: number, scale: number) => Math.min(0xffff, Math.round(x * scale));
-  const topIds = wideIds ? new Uint32Array(t.topIds.length) : new Uint16Array(t.topIds.length);
-  const topProbs = new Uint16Array(t.topProbs.length);
-  for (let i = 0; i < t.topIds.length; i++) {
-    topIds[i] = t.topIds[i] < 0 ? (wideIds ? 0xffffffff : 0xffff) : t.topIds[i];
-    topProbs[i] = q(t.topProbs[i], 0xffff);
-  }
-  const arrays: [string, ArrayBufferView, string][] = [
-    ['text', a.data, 'u8'],
-    ['offset', Uint32Array.from(t.offset), 'u32'],
-    ['length', Uint16Array.from(t.byteLength, (x) => Math.min(x, 0xffff)), 'u16'],
-    ['token', wideIds ? Uint32Array.from(t.token) : Uint16Array.from(t.token), wideIds ? 'u32' : 'u16'],
-    ['bits', Uint16Array.from(t.bits, (x) => q(x, BITS_SCALE)), 'u16'],
-    ['entropy', Uint16Array.from(t.entropy, (x) => q(x, BITS_SCALE)), 'u16'],
-    ['rank', Uint32Array.from(t.rank), 'u32'],
-    ['topIds', topIds, wideIds ? 'u32' : 'u16'],
-    ['topProbs', topProbs, 'u16'],
-    ['pieceIds', Uint32Array.from(vocab), 'u32'],
-    ['pieceOffsets', pieceOffsets, 'u32'],
-    ['pieceBytes', Buffer.concat(pieces), 'u8'],
-  ];
+type Section = [name: string, view: ArrayBufferView, type: 'u8' | 'u16' | 'u32'];
+
+/** Typed arrays laid end to end (4-byte aligned), gzipped; `sections` says where each one is. */
+function pack(arrays: Section[]): { gz: Buffer; sections: Record<string, [number, number, string]> } {
   const sections: Record<string, [number, number, string]> = {};
   const parts: Buffer[] = [];
   let at = 0;
   for (const [name, view, type] of arrays) {
-    const bytes = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
     sections[name] = [at, view.byteLength, type];
-    parts.push(bytes);
-    at += bytes.length;
+    parts.push(Buffer.from(view.buffer, view.byteOffset, view.byteLength));
+    at += view.byteLength;
     const pad = (4 - (at % 4)) % 4;
     if (pad) parts.push(Buffer.alloc(pad));
     at += pad;
   }
   return { gz: gzipSync(Buffer.concat(parts), { level: 6 }), sections };
+}
+
+/**
+ * The per-token data in two blocks: `core` (the text, each token's length and cost:
+ * enough to draw and colour everything) is decoded before the page shows the text;
+ * `details` (ids, entropy, rank, candidates: what the tooltip shows) right after.
+ * Offsets are not stored: each token starts where the previous one ended, except
+ * after bytes no token covers, listed in `gaps` as (token index, bytes skipped).
+ */
+function dataBlocks(a: Analysis) {
+  const t = a.tokens;
+  const u16 = (x: number) => Math.min(0xffff, Math.round(x));
+  const gaps: number[] = [];
+  for (let i = 0, end = 0; i < t.length; end = t.offset[i] + t.byteLength[i], i++)
+    if (t.offset[i] !== end) gaps.push(i, t.offset[i] - end);
+  const core = pack([
+    ['text', a.data, 'u8'],
+    ['length', Uint16Array.from(t.byteLength, u16), 'u16'],
+    ['bits', Uint16Array.from(t.bits, (x) => u16(x * BITS_SCALE)), 'u16'],
+    ['gaps', Uint32Array.from(gaps), 'u32'],
+  ]);
+  const vocab = t.vocabulary.ids().sort((x, y) => x - y);
+  const pieces = vocab.map((id) => t.vocabulary.piece(id));
+  const pieceOffsets = new Uint32Array(vocab.length + 1);
+  pieces.forEach((p, i) => (pieceOffsets[i + 1] = pieceOffsets[i] + p.length));
+  const wide = a.model.vocabSize > 0xffff;
+  const Ids = wide ? Uint32Array : Uint16Array;
+  const none = wide ? 0xffffffff : 0xffff;
+  const details = pack([
+    ['token', Ids.from(t.token), wide ? 'u32' : 'u16'],
+    ['entropy', Uint16Array.from(t.entropy, (x) => u16(x * BITS_SCALE)), 'u16'],
+    ['rank', Uint16Array.from(t.rank, u16), 'u16'],
+    ['topIds', Ids.from(t.topIds, (id) => (id < 0 ? none : id)), wide ? 'u32' : 'u16'],
+    ['topProbs', Uint16Array.from(t.topProbs, (p) => u16(p * 0xffff)), 'u16'],
+    ['pieceIds', Uint32Array.from(vocab), 'u32'],
+    ['pieceOffsets', pieceOffsets, 'u32'],
+    ['pieceBytes', Buffer.concat(pieces), 'u8'],
+  ]);
+  return { core, details };
 }
 
 function summaryTable(r: AnalysisReport): string {
@@ -175,10 +188,10 @@ function segmentList(segments: Segment[]): string {
 export function renderHtmlReport(a: Analysis, r: AnalysisReport, baselines: BaselineResult[]): string {
   if (a.data.length > MAX_HTML_INPUT)
     throw new LmzipError(ErrorCode.INPUT_TOO_LARGE, `the HTML report takes inputs up to ${MAX_HTML_INPUT / 1024 / 1024} MiB; use --json or --jsonl for larger ones`);
-  const { gz, sections } = dataBlock(a);
+  const { core, details } = dataBlocks(a);
   const meta = {
     file: r.file, tokens: a.tokens.length, bytes: a.data.length, bits: r.bits, topK: a.tokens.topK, colorBins: COLOR_BINS, bitsScale: BITS_SCALE,
-    thresholdBits: r.concentration.thresholdBits, sections,
+    thresholdBits: r.concentration.thresholdBits, core: core.sections, details: details.sections,
   };
   const c = r.concentration;
   const values: Record<string, string> = {
@@ -200,7 +213,8 @@ export function renderHtmlReport(a: Analysis, r: AnalysisReport, baselines: Base
     CHEAP: segmentList(c.cheap),
     LEGEND: COLOR_BINS.map((b, i) => `<span class="t c${i}">&lt; ${b}</span>`).join('') + `<span class="t c${COLOR_BINS.length}">≥ ${COLOR_BINS[COLOR_BINS.length - 1]}</span>`,
     META_JSON: JSON.stringify(meta).replace(/</g, '\\u003c'),
-    DATA_BASE64: gz.toString('base64'),
+    CORE_BASE64: core.gz.toString('base64'),
+    DETAILS_BASE64: details.gz.toString('base64'),
   };
   return readFileSync(TEMPLATE_URL, 'utf8').replace(/\{\{([A-Z_0-9]+)\}\}/g, (whole, key: string) => {
     const v = values[key];
