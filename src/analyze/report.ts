@@ -82,13 +82,17 @@ function dataBlocks(a: Analysis) {
   const pieceOffsets = new Uint32Array(vocab.length + 1);
   pieces.forEach((p, i) => (pieceOffsets[i + 1] = pieceOffsets[i] + p.length));
   const wide = a.model.vocabSize > 0xffff;
-  const Ids = wide ? Uint32Array : Uint16Array;
   const none = wide ? 0xffffffff : 0xffff;
+  const ids = (x: Int32Array) => {
+    const out = wide ? new Uint32Array(x.length) : new Uint16Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = x[i] < 0 ? none : x[i];
+    return out;
+  };
   const details = pack([
-    ['token', Ids.from(t.token), wide ? 'u32' : 'u16'],
+    ['token', ids(t.token), wide ? 'u32' : 'u16'],
     ['entropy', Uint16Array.from(t.entropy, (x) => u16(x * BITS_SCALE)), 'u16'],
     ['rank', Uint16Array.from(t.rank, u16), 'u16'],
-    ['topIds', Ids.from(t.topIds, (id) => (id < 0 ? none : id)), wide ? 'u32' : 'u16'],
+    ['topIds', ids(t.topIds), wide ? 'u32' : 'u16'],
     ['topProbs', Uint16Array.from(t.topProbs, (p) => u16(p * 0xffff)), 'u16'],
     ['pieceIds', Uint32Array.from(vocab), 'u32'],
     ['pieceOffsets', pieceOffsets, 'u32'],
@@ -147,6 +151,8 @@ function histogramSvg(a: Analysis): string {
     `<text x="${(W + left) / 2}" y="${H - 2}" text-anchor="middle">bits per token</text></svg>`;
 }
 
+const SHORT_NAMES: Record<BaselineResult['id'], string> = { order0: 'order-0', huffman: 'Huffman', gzip: 'gzip -9', lzw: 'LZW', xz: 'xz -9e', brotli: 'brotli' };
+
 function cumulativeSvg(a: Analysis, baselines: BaselineResult[]): string {
   const N = a.data.length || 1;
   const t = a.tokens;
@@ -162,17 +168,23 @@ function cumulativeSvg(a: Analysis, baselines: BaselineResult[]): string {
     cum += t.bits[i];
     if ((i + 1) % step === 0 || i === t.length - 1) pts.push(`${x(t.offset[i] + t.byteLength[i]).toFixed(1)},${y(cum).toFixed(1)}`);
   }
-  const lines = finite.map((b) =>
+  // Labels at the right end, moved apart where totals are close.
+  const labels = [{ y: y(a.totals.bits), key: -1 }, ...finite.map((b, k) => ({ y: y(b.bits), key: k }))].sort((p, q) => p.y - q.y);
+  for (let i = 1; i < labels.length; i++) labels[i].y = Math.max(labels[i].y, labels[i - 1].y + 12);
+  const overflow = labels.length ? labels[labels.length - 1].y - (H - bottom) : 0;
+  if (overflow > 0) for (const l of labels) l.y -= overflow;
+  const labelY = new Map(labels.map((l) => [l.key, l.y + 4]));
+  const lines = finite.map((b, k) =>
     `<g class="baseline ${b.id}"><title>${escapeHtml(b.label)}: ${int(b.bits)} bits (its average rate along the file)</title>` +
     `<line x1="${x(0)}" y1="${y(0)}" x2="${x(N).toFixed(1)}" y2="${y(b.bits).toFixed(1)}"/>` +
-    `<text x="${(x(N) + 4).toFixed(1)}" y="${(y(b.bits) + 4).toFixed(1)}">${escapeHtml(b.id === 'order0' ? 'order-0' : b.id)} ${int(b.bits)}</text></g>`);
+    `<text x="${(x(N) + 4).toFixed(1)}" y="${labelY.get(k)!.toFixed(1)}">${escapeHtml(SHORT_NAMES[b.id])} ${int(b.bits)}</text></g>`);
   const yTicks = [0, maxBits / 2, maxBits].map((b) => `<text x="${left - 4}" y="${(y(b) + 4).toFixed(1)}" text-anchor="end">${int(b)}</text>`);
   const xTicks = [0, N / 2, N].map((o) => `<text x="${x(o).toFixed(1)}" y="${H - bottom + 14}" text-anchor="middle">${int(o)}</text>`);
   return `<svg class="chart" id="cumulative" viewBox="0 0 ${W} ${H}" data-left="${left}" data-right="${right}" data-bytes="${a.data.length}" role="img" aria-labelledby="cum-title cum-desc">` +
     `<title id="cum-title">Cumulative bits along the file</title><desc id="cum-desc">The model's cumulative cost (solid) against each classical coder's total spread evenly over the file (dashed). Click to jump to that place in the text.</desc>` +
     `<line class="axis" x1="${left}" y1="${H - bottom}" x2="${W - right}" y2="${H - bottom}"/><line class="axis" x1="${left}" y1="${top}" x2="${left}" y2="${H - bottom}"/>` +
     `${lines.join('')}<polyline class="model" points="${pts.join(' ')}"/>` +
-    `<text class="model-label" x="${(x(N) + 4).toFixed(1)}" y="${(y(a.totals.bits) - 6).toFixed(1)}">model ${int(a.totals.bits)}</text>` +
+    `<text class="model-label" x="${(x(N) + 4).toFixed(1)}" y="${labelY.get(-1)!.toFixed(1)}">model ${int(a.totals.bits)}</text>` +
     `${yTicks.join('')}${xTicks.join('')}<text x="${(left + W - right) / 2}" y="${H - 2}" text-anchor="middle">byte offset</text></svg>`;
 }
 

@@ -94,6 +94,17 @@ if (skipReason) {
       dir.cleanup();
     });
 
+    /** The whole top of the report with one token's candidates showing (the README's pictures). */
+    async function overview(page: Awaited<ReturnType<typeof open>>['page'], token: number, name: string) {
+      await page.setViewportSize({ width: 1100, height: 1480 });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const box = await page.locator(`#text .t[data-i="${token}"]`).boundingBox();
+      expect(box).not.toBeNull();
+      await page.mouse.move(box!.x + box!.width / 2, box!.y + box!.height / 2);
+      await expect.poll(() => page.locator('#tip').isVisible()).toBe(true);
+      await page.screenshot({ path: join(shots, name) });
+    }
+
     async function open(path: string) {
       const page = await context.newPage();
       page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -135,7 +146,6 @@ if (skipReason) {
       const rec = a.tokens.record(40);
       expect(await tip.textContent()).toContain(`${rec.bits.toFixed(2)} bits`);
       expect(await tip.locator('tbody tr').count()).toBeGreaterThanOrEqual(a.tokens.topK);
-      await page.screenshot({ path: join(shots, 'analyze-tinystories.png') });
 
       // keyboard: Tab into the text, arrows move token by token, n jumps to a surprising token
       await page.mouse.move(0, 0);
@@ -153,6 +163,8 @@ if (skipReason) {
       for (let i = 3; i < at; i++) expect(a.tokens.bits[i]).toBeLessThanOrEqual(10 + 1e-3);
       await page.keyboard.press('Escape');
       expect(await tip.isVisible()).toBe(false);
+      await page.evaluate(() => (document.activeElement as HTMLElement).blur());
+      await overview(page, 14, 'analyze-tinystories.png');
       await page.close();
       expect(pageErrors).toEqual([]);
       expect(externalRequests).toEqual([]);
@@ -163,8 +175,7 @@ if (skipReason) {
       const a = await analyze(data.subarray(0, data.lastIndexOf(0x0a) + 1), { model });
       const { page, info } = await open(await writeReport('Linux_2k.log (first 3 KB)', a));
       expect(info.tokens).toBe(a.totals.tokens);
-      await page.locator('#text .t[data-i="25"]').hover();
-      await page.screenshot({ path: join(shots, 'analyze-out-of-domain.png') });
+      await overview(page, 9, 'analyze-out-of-domain.png');
       await page.close();
       expect(pageErrors).toEqual([]);
     });
