@@ -7,75 +7,81 @@
 namespace lmzip {
 namespace {
 
-// f·log2(f) for the small frequencies that make up most of a large vocabulary's
-// table (the tail the model finds unlikely), so entropy needs log2 only for the few
-// likely tokens.
+// f·log2(f) exactly for the small frequencies that make up most of a large
+// vocabulary's table (the tail the model finds unlikely)...
 constexpr uint32_t kSmallFreqs = 4096;
-const std::array<double, kSmallFreqs>& small_f_log2_f() {
-  static const std::array<double, kSmallFreqs> table = [] {
-    std::array<double, kSmallFreqs> t{};
-    for (uint32_t f = 1; f < kSmallFreqs; ++f) t[f] = double(f) * std::log2(double(f));
-    return t;
-  }();
-  return table;
+// ...and log2(1 + j/1024) for the mantissa of larger ones, interpolated linearly
+// (error below 2e-7: the entropy is for display, and libm's log2 per token of a
+// 32000-token vocabulary costs more than the coding itself).
+constexpr int kMantissaBits = 10;
+struct Log2Tables {
+  std::array<double, kSmallFreqs> small_f_log2_f{};
+  std::array<double, (1 << kMantissaBits) + 1> log2_1p{};
+  Log2Tables() {
+    for (uint32_t f = 1; f < kSmallFreqs; ++f) small_f_log2_f[f] = double(f) * std::log2(double(f));
+    for (int j = 0; j <= (1 << kMantissaBits); ++j) log2_1p[size_t(j)] = std::log2(1.0 + double(j) / (1 << kMantissaBits));
+  }
+};
+const Log2Tables& tables() {
+  static const Log2Tables t;
+  return t;
+}
+
+// f·log2(f) for any frequency.
+inline double f_log2_f(uint32_t f, const Log2Tables& t) {
+  if (f < kSmallFreqs) return t.small_f_log2_f[f];
+  const int e = 31 - __builtin_clz(f);                     // 2^e <= f < 2^(e+1), e >= 12
+  const uint32_t frac = (f << (31 - e)) << 1;              // the bits below the leading one, left-aligned
+  const uint32_t j = frac >> (32 - kMantissaBits);
+  const double within = double(frac << kMantissaBits) / 4294967296.0;  // position between table entries
+  const double log2_m = t.log2_1p[j] + (t.log2_1p[j + 1] - t.log2_1p[j]) * within;
+  return double(f) * (double(e) + log2_m);
 }
 
 }  // namespace
 
 double token_bits(uint32_t freq, uint64_t total) { return -std::log2(double(freq) / double(total)); }
 
-double table_entropy(const uint32_t* freqs, int n, uint64_t total) {
-  // H = log2 T − (1/T)·Σ f·log2 f
-  const auto& small = small_f_log2_f();
-  double sum = 0;
-  for (int i = 0; i < n; ++i) {
-    const uint32_t f = freqs[i];
-    sum += f < kSmallFreqs ? small[f] : double(f) * std::log2(double(f));
-  }
-  const double t = double(total);
-  const double h = std::log2(t) - sum / t;
-  return h > 0 ? h : 0;  // a one-token table rounds to a tiny negative
-}
-
-uint32_t token_rank(const uint32_t* freqs, int n, int token) {
+StepInsight inspect_step(const uint32_t* freqs, int n, uint64_t total, int token, int k, int32_t* top_ids) {
+  const Log2Tables& t = tables();
   const uint32_t own = freqs[token];
-  uint32_t higher = 0;
-  for (int i = 0; i < n; ++i) higher += freqs[i] > own;
-  return higher + 1;
-}
-
-int top_tokens(const uint32_t* freqs, int n, int k, int32_t* ids) {
   if (k > n) k = n;
-  if (k <= 0) return 0;
-  // Insertion into a short sorted list; most tokens fail the first comparison.
+  if (k < 0) k = 0;
+  double sum = 0;
+  uint32_t higher = 0;
   int filled = 0;
+  uint32_t kth = 0;  // the smallest frequency on the list once it is full
   for (int i = 0; i < n; ++i) {
     const uint32_t f = freqs[i];
-    if (filled == k && f <= freqs[ids[k - 1]]) continue;
+    sum += f_log2_f(f, t);
+    higher += f > own;
+    if (k == 0 || (filled == k && f <= kth)) continue;
+    // Insertion into the short sorted list; most tokens never get here.
     int at = filled < k ? filled++ : k - 1;
-    while (at > 0 && freqs[ids[at - 1]] < f) {
-      ids[at] = ids[at - 1];
+    while (at > 0 && freqs[top_ids[at - 1]] < f) {
+      top_ids[at] = top_ids[at - 1];
       --at;
     }
-    ids[at] = i;
+    top_ids[at] = i;
+    if (filled == k) kth = freqs[top_ids[k - 1]];
   }
-  return k;
+  // H = log2 T − (1/T)·Σ f·log2 f
+  const double h = std::log2(double(total)) - sum / double(total);
+  return StepInsight{h > 0 ? h : 0, higher + 1, filled};  // a one-token table rounds to a tiny negative
 }
 
 TokenRecorder::TokenRecorder(size_t n_chunks, int top_k)
     : top_k_(top_k), steps_(n_chunks), top_ids_(n_chunks), top_probs_(n_chunks) {}
 
 void TokenRecorder::record(size_t chunk, int32_t token, const uint32_t* freqs, int n_vocab, uint64_t total) {
-  steps_[chunk].push_back(
-      Step{token, token_rank(freqs, n_vocab, token), token_bits(freqs[token], total), float(table_entropy(freqs, n_vocab, total))});
-  if (top_k_ <= 0) return;
   auto& ids = top_ids_[chunk];
   auto& probs = top_probs_[chunk];
   const size_t at = ids.size();
   ids.resize(at + size_t(top_k_), -1);
   probs.resize(at + size_t(top_k_), 0.0f);
-  const int written = top_tokens(freqs, n_vocab, top_k_, ids.data() + at);
-  for (int j = 0; j < written; ++j) probs[at + size_t(j)] = float(double(freqs[ids[at + size_t(j)]]) / double(total));
+  const StepInsight s = inspect_step(freqs, n_vocab, total, token, top_k_, ids.data() + at);
+  for (int j = 0; j < s.top_count; ++j) probs[at + size_t(j)] = float(double(freqs[ids[at + size_t(j)]]) / double(total));
+  steps_[chunk].push_back(Step{token, s.rank, token_bits(freqs[token], total), float(s.entropy)});
 }
 
 TokenRecords TokenRecorder::finish(const Model& model, const std::vector<uint8_t>& strip_leading_space) {

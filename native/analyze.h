@@ -25,16 +25,16 @@ namespace lmzip {
 // is the sum of exactly these terms in token order (engine.cpp, encode).
 double token_bits(uint32_t freq, uint64_t total);
 
-// −Σ (f/total)·log2(f/total) over the table, in bits.
-double table_entropy(const uint32_t* freqs, int n, uint64_t total);
+// What one step's table says beyond the token's own cost, from a single pass over it.
+struct StepInsight {
+  double entropy = 0;  // −Σ (f/total)·log2(f/total), bits (log2 to ~1e-7 relative)
+  uint32_t rank = 0;   // 1 + the number of tokens with a strictly higher frequency
+  int top_count = 0;   // candidates written to top_ids
+};
 
-// 1 + the number of tokens the table gives a strictly higher frequency (1 = the
-// model's first choice; tokens with equal frequency share a rank).
-uint32_t token_rank(const uint32_t* freqs, int n, int token);
-
-// The k most frequent tokens, most frequent first (ties: lower id first), into
-// ids[0..min(k, n)); returns how many were written.
-int top_tokens(const uint32_t* freqs, int n, int k, int32_t* ids);
+// One pass over freqs[0..n): the table's entropy, `token`'s rank, and the k most
+// frequent tokens, most frequent first (ties: lower id first), into top_ids[0..k).
+StepInsight inspect_step(const uint32_t* freqs, int n, uint64_t total, int token, int k, int32_t* top_ids);
 
 // Per-token records of one encode call, in chunk order.
 struct TokenRecords {
