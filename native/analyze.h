@@ -27,7 +27,7 @@ double token_bits(uint32_t freq, uint64_t total);
 
 // What one step's table says beyond the token's own cost, from a single pass over it.
 struct StepInsight {
-  double entropy = 0;  // −Σ (f/total)·log2(f/total), bits (log2 to ~1e-7 relative)
+  double entropy = 0;  // −Σ (f/total)·log2(f/total), bits (log2 to ~1e-7 relative: for display)
   uint32_t rank = 0;   // 1 + the number of tokens with a strictly higher frequency
   int top_count = 0;   // candidates written to top_ids
 };
