@@ -104,6 +104,14 @@ describe('lmzip analyze', () => {
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i); // nothing loaded from elsewhere
   });
 
+  it('ships the report template in the package', () => {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: join(CLI, '../../..'), encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
+    expect(files).toContain('dist/analyze/report.html');
+    expect(files).toContain('native/analyze.cpp');
+  });
+
   it('usage errors exit 2, a missing file exits 1 with a code', () => {
     const none = lmzip([...M]);
     expect(none.status).toBe(2);
