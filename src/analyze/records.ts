@@ -4,14 +4,14 @@
  * records come back once per frame, never per token).
  */
 import { CancelFlag, frameChunkLengths, frameSizeFor } from '../codec.js';
-import { defaultChunkSize } from '../compress.js';
+import { defaultChunkSize, validateCompressOptions } from '../compress.js';
 import { ErrorCode, LmzipError, toLmzipError } from '../errors.js';
 import { MAX_CHUNKS_PER_FRAME } from '../format/constants.js';
 import type { Model } from '../model.js';
 import { openModel } from '../model-source.js';
 import type { NativeAnalyzeResult, NativeSession } from '../native.js';
 import { chooseSettings, type CodecSettings } from '../settings.js';
-import { booleanOption, bytesArgument, functionOption, integerOption, invalid, signalOption } from '../validate.js';
+import { bytesArgument, functionOption, integerOption, invalid } from '../validate.js';
 
 export interface AnalyzeOptions {
   /** A loaded Model (reused, not disposed), or a model path / name / URL (loaded for this call). Default: LMZIP_MODEL. */
@@ -225,19 +225,13 @@ function addTotals(into: AnalysisTotals, t: AnalysisTotals): void {
   for (const k of Object.keys(into) as (keyof AnalysisTotals)[]) into[k] += t[k];
 }
 
+/** Checks options as compression checks its own (the shared ones are the same), plus analysis's. */
 export function validateAnalyzeOptions(options: AnalyzeOptions): void {
   if (typeof options !== 'object' || options === null) throw invalid('options', 'an object', options);
-  integerOption('lanes', options.lanes, 1, 256);
-  integerOption('window', options.window, 8, 1 << 20);
-  integerOption('overlap', options.overlap, 0, 1 << 20);
-  integerOption('chunkSize', options.chunkSize, 64, 1 << 24);
-  integerOption('threads', options.threads, 1, 1024);
-  integerOption('gpuLayers', options.gpuLayers, -1, 100000);
+  validateCompressOptions({ ...options, onProgress: undefined }); // analysis's progress callback takes token counts
+  functionOption('onProgress', options.onProgress);
   integerOption('topK', options.topK, 0, MAX_TOP_K);
   integerOption('sizeHint', options.sizeHint, 0, Number.MAX_SAFE_INTEGER);
-  booleanOption('measureIdeal', options.measureIdeal);
-  functionOption('onProgress', options.onProgress);
-  signalOption('signal', options.signal);
 }
 
 /**
