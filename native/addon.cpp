@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "analyze.h"
+#include "coding.h"
 #include "engine.h"
 #include "errors.h"
 #include "gpu_info.h"
@@ -320,6 +322,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
   static Napi::Function Init(Napi::Env env) {
     Napi::Function f = DefineClass(env, "NativeSession",
                                    {InstanceMethod("encodeBlock", &NativeSession::EncodeBlock),
+                                    InstanceMethod("analyzeBlock", &NativeSession::AnalyzeBlock),
                                     InstanceMethod("decodeBlock", &NativeSession::DecodeBlock),
                                     InstanceMethod("decode", &NativeSession::Decode),
                                     InstanceMethod("evaluate", &NativeSession::Evaluate),
@@ -339,6 +342,7 @@ class NativeSession : public Napi::ObjectWrap<NativeSession> {
 
  private:
   Napi::Value EncodeBlock(const Napi::CallbackInfo& info);
+  Napi::Value AnalyzeBlock(const Napi::CallbackInfo& info);
   Napi::Value DecodeBlock(const Napi::CallbackInfo& info);
   Napi::Value Decode(const Napi::CallbackInfo& info);
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
@@ -416,6 +420,9 @@ class EncodeBlockWorker : public PromiseWorker {
 
  protected:
   void Run(const ExecutionProgress& progress) override {
+    result_ = session_->encode_block(chunk_spans(), allow_model_, measure_ideal_, cancel_, progress_fn(progress));
+  }
+  std::vector<std::pair<const uint8_t*, size_t>> chunk_spans() const {
     std::vector<std::pair<const uint8_t*, size_t>> chunks;
     size_t offset = 0;
     for (uint32_t len : lengths_) {
@@ -423,7 +430,7 @@ class EncodeBlockWorker : public PromiseWorker {
       chunks.emplace_back(data_.data() + offset, len);
       offset += len;
     }
-    result_ = session_->encode_block(chunks, allow_model_, measure_ideal_, cancel_, progress_fn(progress));
+    return chunks;
   }
   Napi::Value Result(Napi::Env env) override {
     const auto& chunks = result_.chunks;
@@ -453,7 +460,6 @@ class EncodeBlockWorker : public PromiseWorker {
     return o;
   }
 
- private:
   std::shared_ptr<lmzip::Session> session_;
   BusyRelease release_;
   std::vector<uint8_t> data_;
@@ -466,6 +472,63 @@ class EncodeBlockWorker : public PromiseWorker {
 Napi::Value NativeSession::EncodeBlock(const Napi::CallbackInfo& info) {
   auto s = acquire(info.Env());
   return queue<EncodeBlockWorker>(info, s, busy);
+}
+
+// encodeBlock plus the per-token records of lmzip analyze (analyze.h): the same call
+// with one more argument, the number of candidates to keep per token. The records
+// come from the very tables the block's stream was coded with (a TokenListener).
+class AnalyzeBlockWorker : public EncodeBlockWorker {
+ public:
+  AnalyzeBlockWorker(const Napi::CallbackInfo& info, std::shared_ptr<lmzip::Session> s, std::shared_ptr<std::atomic<bool>> busy)
+      : EncodeBlockWorker(info, std::move(s), std::move(busy)), top_k_(info[6].As<Napi::Number>().Int32Value()) {}
+
+ protected:
+  void Run(const ExecutionProgress& progress) override {
+    lmzip::TokenRecorder recorder(lengths_.size(), top_k_);
+    struct Listener : lmzip::TokenListener {
+      lmzip::TokenRecorder& recorder;
+      int n_vocab;
+      Listener(lmzip::TokenRecorder& r, int n) : recorder(r), n_vocab(n) {}
+      void on_token(const lmzip::TokenRecord& t) override { recorder.record(t.lane.chunk, t.token, t.freqs, n_vocab, t.total); }
+    } listener(recorder, session_->model().n_vocab());
+    result_ = session_->encode_block(chunk_spans(), allow_model_, measure_ideal_, cancel_, progress_fn(progress), &listener);
+    std::vector<uint8_t> strip;
+    for (const auto& c : result_.chunks) strip.push_back(c.strip_leading_space);
+    records_ = recorder.finish(session_->model(), strip);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = EncodeBlockWorker::Result(env).As<Napi::Object>();
+    const lmzip::TokenRecords& r = records_;
+    o.Set("topK", r.top_k);
+    o.Set("tokens", typed<Napi::Int32Array>(env, r.tokens));
+    o.Set("byteLengths", typed<Napi::Uint32Array>(env, r.byte_lengths));
+    o.Set("bits", typed<Napi::Float64Array>(env, r.bits));
+    o.Set("entropy", typed<Napi::Float32Array>(env, r.entropy));
+    o.Set("rank", typed<Napi::Uint32Array>(env, r.rank));
+    o.Set("topIds", typed<Napi::Int32Array>(env, r.top_ids));
+    o.Set("topProbs", typed<Napi::Float32Array>(env, r.top_probs));
+    o.Set("chunkBits", typed<Napi::Float64Array>(env, r.chunk_bits));
+    o.Set("chunkTokens", typed<Napi::Uint32Array>(env, r.chunk_tokens));
+    o.Set("pieceIds", typed<Napi::Int32Array>(env, r.piece_ids));
+    o.Set("pieceLengths", typed<Napi::Uint32Array>(env, r.piece_lengths));
+    o.Set("pieceBytes", to_uint8(env, r.piece_bytes.data(), r.piece_bytes.size()));
+    return o;
+  }
+
+ private:
+  template <typename Array, typename T>
+  static Array typed(Napi::Env env, const std::vector<T>& v) {
+    Array a = Array::New(env, v.size());
+    if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
+    return a;
+  }
+  int top_k_;
+  lmzip::TokenRecords records_;
+};
+
+Napi::Value NativeSession::AnalyzeBlock(const Napi::CallbackInfo& info) {
+  auto s = acquire(info.Env());
+  return queue<AnalyzeBlockWorker>(info, s, busy);
 }
 
 // Format v2: the model-coded chunks of one block from its single stream.

@@ -118,6 +118,15 @@ export interface EncodedBlock {
 }
 
 /** Compresses blocks (docs/FORMAT.md, "Blocks" and "Writers"). */
+/**
+ * How a block is cut into chunks, one lane's work each: evenly over the lanes unless a
+ * chunk size is asked for. lmzip analyze cuts the same way, so its numbers are the
+ * compressor's.
+ */
+export function blockChunkLengths(block: Uint8Array, lanes: number, chunkSize: number | undefined): number[] {
+  return chunkLengths(block, Math.min(chunkTarget(block.length, lanes, chunkSize), MAX_CHUNK_SIZE));
+}
+
 export class BlockEncoder {
   readonly stats = emptyStats();
   #model: Model;
@@ -167,7 +176,7 @@ export class BlockEncoder {
     this.#cancel.check();
     const session = await this.#openSession();
     const s = this.#settings;
-    const lengths = chunkLengths(data, Math.min(chunkTarget(data.length, s.lanes, s.chunkSize), MAX_CHUNK_SIZE));
+    const lengths = blockChunkLengths(data, s.lanes, s.chunkSize);
     const pieces: Uint8Array[] = [];
     for (let i = 0, offset = 0; i < lengths.length; offset += lengths[i++]) pieces.push(data.subarray(offset, offset + lengths[i]));
     // Brotli at quality 11 costs about as much time as the model on small text, so it is

@@ -21,3 +21,4 @@ export { LmzipError, ErrorCode } from './errors.js';
 export type { FileHeader } from './format/types.js';
 export type { HeaderV2 } from './format/v2/types.js';
 export { fingerprintFile } from './fingerprint.js';
+export * from './analyze/index.js';

@@ -53,6 +53,30 @@ export interface NativeBlockResult {
   stream: Uint8Array;
 }
 
+/** encodeBlock's result plus per-token records, in chunk order (native/analyze.h). */
+export interface NativeAnalyzeResult extends NativeBlockResult {
+  topK: number;
+  tokens: Int32Array;
+  /** Bytes of the chunk each token stands for (the planner's leading space not counted). */
+  byteLengths: Uint32Array;
+  /** −log2 f(token)/total under the coder's integer table. */
+  bits: Float64Array;
+  /** Entropy of that table, in bits. */
+  entropy: Float32Array;
+  /** 1 = the model's first choice. */
+  rank: Uint32Array;
+  /** topK ids per token, most likely first (−1 past the vocabulary). */
+  topIds: Int32Array;
+  topProbs: Float32Array;
+  /** Σ bits per chunk in token order: the compressor's tableBits for the chunk. */
+  chunkBits: Float64Array;
+  chunkTokens: Uint32Array;
+  /** The pieces (bytes) of every id in tokens and topIds. */
+  pieceIds: Int32Array;
+  pieceLengths: Uint32Array;
+  pieceBytes: Uint8Array;
+}
+
 export interface NativeTokenPlan {
   ok: boolean;
   stripLeadingSpace: boolean;
@@ -67,6 +91,9 @@ export interface NativeSession {
   /** Format v2: codes a block's chunks; `allowModel[i] === 0` keeps chunk i out of the lane schedule (undefined: all allowed). */
   encodeBlock(data: Uint8Array, chunkLengths: Uint32Array, allowModel: Uint8Array | undefined, measureIdeal: boolean,
     cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<NativeBlockResult>;
+  /** encodeBlock, also recording every coded token (topK candidates each): lmzip analyze. */
+  analyzeBlock(data: Uint8Array, chunkLengths: Uint32Array, allowModel: Uint8Array | undefined, measureIdeal: boolean,
+    cancel: Int32Array | undefined, onProgress: NativeProgress | undefined, topK: number): Promise<NativeAnalyzeResult>;
   /** Format v2: decodes a block's model-coded chunks (sizes and flags in chunk order) from its stream. */
   decodeBlock(stream: Uint8Array, originalSizes: Uint32Array, stripLeadingSpace: Uint8Array,
     cancel: Int32Array | undefined, onProgress: NativeProgress | undefined): Promise<Uint8Array[]>;

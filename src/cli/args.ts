@@ -144,5 +144,6 @@ FILE is -, read standard input and write standard output.
 Commands:
   lmzip models list|pull|info|rm     manage cached models (lmzip models --help)
   lmzip bench [options]              benchmark against gzip, xz, zstd, … (lmzip bench --help)
+  lmzip analyze [options] FILE...    where the bits go, per token (lmzip analyze --help)
 
 Exit status: 0 success, 1 error, 2 usage error.`;

@@ -33,6 +33,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await runModelsCommand(argv.slice(1), { ...io, signal: shutdown.signal });
       case 'bench':
         return await runBench(argv.slice(1), io);
+      case 'analyze':
+        return await (await import('./commands/analyze.js')).runAnalyzeCommand(argv.slice(1), io);
       default:
         return await runFileCommand(argv, io, shutdown);
     }
