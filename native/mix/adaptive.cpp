@@ -1,0 +1,63 @@
+#include "adaptive.h"
+
+namespace lmzip::mix {
+
+// ---- StateMap ---------------------------------------------------------------------
+StateMap::StateMap(size_t contexts, int limit) : t_(contexts, uint32_t(1) << 31), limit_(limit) {}
+
+void StateMap::update(size_t ctx, int bit) {
+  uint32_t& e = t_[ctx];
+  const uint32_t n = e & 1023;
+  const int64_t p = e >> 10;                      // Q22
+  const int64_t target = bit ? (1 << 22) - 1 : 0;
+  const int64_t step = 131072 / (2 * int64_t(n) + 3);  // 2/(2n+3) = 1/(n+1.5) in Q16
+  const int64_t q = p + (((target - p) * step) >> 16);
+  e = (uint32_t(q) << 10) | (n < uint32_t(limit_) ? n + 1 : n);
+}
+
+// ---- Apm --------------------------------------------------------------------------
+Apm::Apm(size_t contexts, int rate) : t_(contexts * 33), rate_(rate) {
+  for (size_t c = 0; c < contexts; ++c)
+    for (int j = 0; j < 33; ++j) t_[c * 33 + size_t(j)] = uint16_t(squash((j - 16) * 256));
+}
+
+uint32_t Apm::predict(int32_t st, size_t ctx) {
+  const int32_t pos = clamp_stretch(st) + 4096;  // 1 ... 8191
+  const uint32_t j = uint32_t(pos) >> 8, w = uint32_t(pos) & 255;
+  const size_t base = ctx * 33 + j;
+  last_ = uint32_t(base + (w >> 7));
+  return clamp_p16((uint32_t(t_[base]) * (256 - w) + uint32_t(t_[base + 1]) * w) >> 8);
+}
+
+void Apm::update(int bit) { update_at(last_, bit); }
+
+void Apm::update_at(uint32_t index, int bit) {
+  const int32_t t = t_[index];
+  const int32_t target = bit ? 65535 : 1;
+  t_[index] = uint16_t(t + ((target - t) >> rate_));
+}
+
+// ---- Mixer ------------------------------------------------------------------------
+Mixer::Mixer(const std::vector<int32_t>& initial_weights, int sets, int32_t learning_rate)
+    : n_(int(initial_weights.size())), lr_(learning_rate) {
+  w_.reserve(size_t(sets) * size_t(n_));
+  for (int s = 0; s < sets; ++s) w_.insert(w_.end(), initial_weights.begin(), initial_weights.end());
+}
+
+int32_t Mixer::dot(const int32_t* st, int set) const {
+  const int32_t* w = &w_[size_t(set) * size_t(n_)];
+  int64_t sum = 0;
+  for (int i = 0; i < n_; ++i) sum += int64_t(w[i]) * st[i];
+  return clamp_stretch(round_shift(sum, 16));
+}
+
+void Mixer::update(const int32_t* st, int set, uint32_t p16, int bit) {
+  int32_t* w = &w_[size_t(set) * size_t(n_)];
+  const int64_t err = (int64_t(bit) << 16) - int64_t(p16);
+  for (int i = 0; i < n_; ++i) {
+    const int64_t v = w[i] + round_shift(int64_t(st[i]) * err * lr_, 24);
+    w[i] = int32_t(v > kMaxWeight ? kMaxWeight : v < -kMaxWeight ? -kMaxWeight : v);
+  }
+}
+
+}  // namespace lmzip::mix

@@ -1,0 +1,42 @@
+// The match model: finds the longest earlier occurrence of the current context in
+// the history and predicts the token that followed it (docs/MIXING.md, "Match model").
+//
+// A table of 2^bits positions indexed by the hash of the last `min_len` tokens
+// remembers where each such context was last followed. When no match is active, the
+// candidate from the table is verified backwards token by token (a hash collision
+// gives length 0); an active match advances while its predictions come true and
+// ends at the first miss. The caller turns the length into a confidence.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "history.h"
+
+namespace lmzip::mix {
+
+struct MatchState {
+  uint64_t ptr = 0;  // position of the predicted token in the history
+  uint32_t len = 0;  // tokens matched; 0: no match
+};
+
+class MatchModel {
+ public:
+  static constexpr uint32_t kMaxLength = 65535;
+  static constexpr uint32_t kMaxVerify = 64;  // tokens compared when a match is found
+  MatchModel(int table_bits, int min_len);
+  int min_len() const { return min_len_; }
+  // The predicted token, or -1.
+  static int32_t predicted(const MatchState& s, const History& h) { return s.len ? h.at(s.ptr) : -1; }
+  // After chunk `chunk`'s token `index` was coded (and written to the history).
+  void update(MatchState& s, const History& h, uint32_t chunk, uint32_t index);
+  size_t memory_bytes() const { return table_.size() * sizeof(uint32_t); }
+
+ private:
+  uint64_t context_hash(const int32_t* last) const;
+  int bits_;
+  int min_len_;
+  std::vector<uint32_t> table_;  // position following the context + 1; 0: empty
+};
+
+}  // namespace lmzip::mix
