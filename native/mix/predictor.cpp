@@ -1,6 +1,9 @@
 #include "predictor.h"
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
+#include <stdexcept>
 
 #include "bit_coder.h"
 #include "hash.h"
@@ -8,11 +11,10 @@
 namespace lmzip::mix {
 namespace {
 
-// Bucket of a context's total count for the escape estimate: 1, 2, 3, 4-5, 6-8,
-// 9-15, 16-31, 32+.
-uint32_t total_bucket(uint32_t n) {
-  return n <= 3 ? (n ? n - 1 : 0) : n <= 5 ? 3 : n <= 8 ? 4 : n <= 15 ? 5 : n <= 31 ? 6 : 7;
-}
+constexpr int32_t kBias = 256;
+
+// Bucket of a count: 0, 1, 2, 3, 4-5, 6-9, 10-19, 20+.
+uint32_t count_bucket(uint32_t n) { return n <= 3 ? n : n <= 5 ? 4 : n <= 9 ? 5 : n <= 19 ? 6 : 7; }
 
 // Bucket of a match length: the length itself below 16, then one per power of two.
 uint32_t length_bucket(uint32_t len) {
@@ -21,8 +23,6 @@ uint32_t length_bucket(uint32_t len) {
   for (uint32_t l = len >> 5; l && b < 31; l >>= 1) ++b;
   return b;
 }
-
-constexpr int32_t kBias = 256;
 
 // Q12 escape probability from a p16 probability that the token is a candidate.
 uint32_t escape_q12(uint32_t p_hit) {
@@ -56,109 +56,124 @@ struct MixedPredictor::TokenState {
   uint32_t chunk = 0, index = 0;
   int32_t token = -1;
   int32_t prev_token = -1;
-  uint64_t hash[kMaxOrders];
-  ContextPrediction ctx[kMaxOrders];
-  uint32_t escape[kMaxOrders];      // Q12
-  uint32_t escape_ctx[kMaxOrders];
+  uint64_t hash[kMaxContexts];
+  ContextPrediction ctx[kMaxContexts];
+  uint32_t escape[kMaxContexts];  // Q12
+  uint32_t escape_ctx[kMaxContexts];
+  int32_t candidate = -1;                  // stage 1's candidate, -1 without stage 1
+  uint32_t candidate_ctx[kMaxContexts];    // candidate_map_ context per context model
   int32_t match_token = -1;
   uint32_t match_ctx = 0;
   int32_t match_st = 0;
   std::vector<Decision> decisions;
 };
 
-MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const std::vector<uint32_t>& chunk_token_counts)
+MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const VocabInfo& vocab,
+                               const std::vector<uint32_t>& chunk_token_counts)
     : params_(params),
       n_vocab_(n_vocab),
-      n_orders_(int(std::min<size_t>(params.orders.size(), kMaxOrders))),
+      n_contexts_(int(params.contexts.size())),
+      n_order_contexts_(int(std::count_if(params.contexts.begin(), params.contexts.end(),
+                                          [](const ContextSpec& c) { return c.kind == ContextKind::kOrder; }))),
+      vocab_(vocab),
       history_(chunk_token_counts),
       match_(params.match_bits, params.match_min_len),
-      match_states_(chunk_token_counts.size()),
-      escape_map_(size_t(kMaxOrders) * 7 * 8, 1023),
-      match_map_(32, 1023),
-      candidate_mixer_(std::vector<int32_t>(size_t(n_orders_ + 3), 0), 7 * (n_orders_ + 1), params.lr_candidate),
-      tree_mixer_(std::vector<int32_t>(size_t(n_orders_ + 3), 0), 4 * 2 * (n_orders_ + 1), params.lr_tree),
+      sequences_(chunk_token_counts.size()),
+      escape_map_(size_t(kMaxContexts) * 7 * 8, 1023),
+      candidate_map_(size_t(kMaxContexts) * 256, 1023),
+      match_map_(32 * 4, 1023),
+      candidate_mixer_({}, 0, 0),
+      tree_mixer_({}, 0, 0),
       candidate_apm1_(4096, params.apm_rate),
       candidate_apm2_(65536, params.apm_rate),
       scratch_(std::make_unique<TokenState>()) {
-  orders_.reserve(size_t(n_orders_));
-  for (int k = 0; k < n_orders_; ++k) orders_.emplace_back(params.order_bits, params.count_limit);
-  // Start from the language model alone: weight 1 on its input, 0 elsewhere.
-  candidate_mixer_ = Mixer([&] {
-    std::vector<int32_t> w(size_t(n_orders_ + 3), 0);
-    w[0] = 65536;
-    return w;
-  }(), 7 * (n_orders_ + 1), params.lr_candidate);
-  tree_mixer_ = Mixer([&] {
-    std::vector<int32_t> w(size_t(n_orders_ + 3), 0);
-    w[0] = 65536;
-    return w;
-  }(), 4 * 2 * (n_orders_ + 1), params.lr_tree);
+  if (n_contexts_ > kMaxContexts) throw std::invalid_argument("too many context models");
+  tables_.reserve(size_t(n_contexts_));
+  for (int k = 0; k < n_contexts_; ++k) tables_.emplace_back(params.table_bits, params.count_limit);
+  // Both mixers start from the language model alone: weight 1 on its input.
+  std::vector<int32_t> w(size_t(2 * n_contexts_ + 3), 0);
+  w[0] = 65536;
+  candidate_mixer_ = Mixer(w, 7 * (n_order_contexts_ + 1) * 2, params.lr_candidate);
+  w.resize(size_t(n_contexts_ + 3));
+  tree_mixer_ = Mixer(w, 4 * 2 * (n_order_contexts_ + 1), params.lr_tree);
 }
 
 MixedPredictor::~MixedPredictor() = default;
 
 size_t MixedPredictor::memory_bytes() const {
   size_t m = match_.memory_bytes() + history_.size() * sizeof(int32_t);
-  for (const auto& o : orders_) m += o.memory_bytes();
+  for (const auto& t : tables_) m += t.memory_bytes();
   return m;
 }
 
-void MixedPredictor::predict_models(uint32_t chunk, uint32_t index, const LmTable&, TokenState& ts) const {
+void MixedPredictor::predict_models(uint32_t chunk, uint32_t index, TokenState& ts) const {
   const int32_t* tokens = history_.chunk_tokens(chunk);
+  const Sequence& seq = sequences_[chunk];
   ts.chunk = chunk;
   ts.index = index;
   ts.prev_token = index ? tokens[index - 1] : -1;
-  uint64_t s = kHashSeed;
-  int depth = 0;
-  for (int k = 0; k < n_orders_; ++k) {
-    const int order = params_.orders[size_t(k)];
-    for (; depth < order; ++depth) s = hash_step(s, uint32_t(depth) < index ? hash_token(tokens[index - 1 - uint32_t(depth)]) : 0);
-    ts.hash[k] = hash_finish(s, uint64_t(order));
+  context_hashes(params_.contexts, history_, chunk, index, seq, ts.hash);
+  for (int k = 0; k < n_contexts_; ++k) {
     ContextPrediction& cp = ts.ctx[k];
-    orders_[size_t(k)].predict(ts.hash[k], cp);
-    ts.escape_ctx[k] = (uint32_t(k) * 7 + uint32_t(std::min(cp.n, 6))) * 8 + total_bucket(cp.total);
+    tables_[size_t(k)].predict(ts.hash[k], cp);
+    ts.escape_ctx[k] = (uint32_t(k) * 7 + uint32_t(std::min(cp.n, 6))) * 8 + count_bucket(cp.total);
     ts.escape[k] = escape_q12(escape_map_.p16(ts.escape_ctx[k]));
   }
-  const MatchState& ms = match_states_[chunk];
-  ts.match_token = MatchModel::predicted(ms, history_);
-  ts.match_ctx = length_bucket(ms.len);
+  ts.match_token = MatchModel::predicted(seq.match, history_);
+  ts.match_ctx = length_bucket(seq.match.len) * 4 + std::min<uint32_t>(seq.match.misses, 3);
   ts.match_st = ts.match_token >= 0 ? stretch(match_map_.p16(ts.match_ctx)) : 0;
 }
 
-int MixedPredictor::candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, int32_t* st) const {
+// Inputs for "is the token c?": the LM's probability of c, each context's smoothed
+// and learned opinion, the match model's, a bias. Returns the mixer's weight set.
+int MixedPredictor::candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, int32_t* st,
+                                     uint32_t* sm_ctx) const {
   const uint64_t f = lm.total(), fc = lm.freq(c);
   st[0] = stretch_ratio(fc, f - fc);
-  int highest = 0;
-  for (int k = 0; k < n_orders_; ++k) {
+  int highest_order = 0, order_seen = 0;
+  bool structure_top = false;
+  for (int k = 0; k < n_contexts_; ++k) {
     const ContextPrediction& cp = ts.ctx[k];
+    const bool is_order = params_.contexts[size_t(k)].kind == ContextKind::kOrder;
+    if (is_order) ++order_seen;
     if (!cp.found || cp.total == 0) {
-      st[1 + k] = 0;
+      st[1 + 2 * k] = 0;
+      st[2 + 2 * k] = 0;
+      sm_ctx[k] = UINT32_MAX;
       continue;
     }
     const uint32_t nc = cp.count_of(c);
-    if (nc) highest = k + 1;
-    st[1 + k] = smoothed_stretch(nc, cp.total - nc, fc, f - fc, ts.escape[k]);
+    const bool top = cp.c[0].token == c;
+    if (nc && is_order) highest_order = order_seen;
+    if (top && !is_order) structure_top = true;
+    st[1 + 2 * k] = smoothed_stretch(nc, cp.total - nc, fc, f - fc, ts.escape[k]);
+    sm_ctx[k] = uint32_t(k) * 256 + count_bucket(nc) * 32 + count_bucket(cp.total) * 4 + (top ? 2 : 0) + (cp.n == 1 ? 1 : 0);
+    st[2 + 2 * k] = stretch(candidate_map_.p16(sm_ctx[k]));
   }
   int match_class = 0;
+  const int m = 1 + 2 * n_contexts_;
   if (ts.match_token >= 0) {
-    const uint32_t len = match_states_[ts.chunk].len;
-    const int len_class = len < 16 ? 0 : len < 32 ? 1 : 2;
+    const MatchState& ms = sequences_[ts.chunk].match;
+    const int len_class = ms.len < 16 ? 0 : ms.len < 32 ? 1 : 2;
     const bool agree = ts.match_token == c;
-    st[1 + n_orders_] = agree ? ts.match_st : -ts.match_st;
+    st[m] = agree ? ts.match_st : -ts.match_st;
     match_class = agree ? 1 + len_class : 4 + len_class;
   } else {
-    st[1 + n_orders_] = 0;
+    st[m] = 0;
   }
-  st[2 + n_orders_] = kBias;
-  return match_class * (n_orders_ + 1) + highest;
+  st[m + 1] = kBias;
+  return (match_class * (n_order_contexts_ + 1) + highest_order) * 2 + (structure_top ? 1 : 0);
 }
 
-int MixedPredictor::node_inputs(const TokenState& ts, const LmTable&, int32_t lo, int32_t mid, int32_t hi,
-                                int32_t excluded, uint64_t fl, uint64_t fr, int depth, int32_t* st) const {
+// Inputs for "is the token in [mid, hi) rather than [lo, mid)?" (c excluded).
+int MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded,
+                                uint64_t fl, uint64_t fr, int depth, int32_t* st) const {
   st[0] = stretch_ratio(fr, fl);
-  int highest = 0;
-  for (int k = 0; k < n_orders_; ++k) {
+  int highest_order = 0, order_seen = 0;
+  for (int k = 0; k < n_contexts_; ++k) {
     const ContextPrediction& cp = ts.ctx[k];
+    const bool is_order = params_.contexts[size_t(k)].kind == ContextKind::kOrder;
+    if (is_order) ++order_seen;
     uint32_t nl = 0, nr = 0;
     for (int i = 0; i < cp.n; ++i) {
       const int32_t t = cp.c[i].token;
@@ -169,31 +184,19 @@ int MixedPredictor::node_inputs(const TokenState& ts, const LmTable&, int32_t lo
       st[1 + k] = 0;
       continue;
     }
-    highest = k + 1;
+    if (is_order) highest_order = order_seen;
     st[1 + k] = smoothed_stretch(nr, nl, fr, fl, ts.escape[k]);
   }
   const int32_t m = ts.match_token;
   const bool match_here = m >= 0 && m != excluded && m >= lo && m < hi;
-  st[1 + n_orders_] = match_here ? (m >= mid ? ts.match_st : -ts.match_st) : 0;
-  st[2 + n_orders_] = kBias;
+  st[1 + n_contexts_] = match_here ? (m >= mid ? ts.match_st : -ts.match_st) : 0;
+  st[2 + n_contexts_] = kBias;
   const int depth_class = std::min(depth / 3, 3);
-  return (depth_class * 2 + (match_here ? 1 : 0)) * (n_orders_ + 1) + highest;
-}
-
-uint32_t MixedPredictor::mix_decision(Decision& d) {
-  Mixer& mixer = d.tree ? tree_mixer_ : candidate_mixer_;
-  const int32_t s = mixer.dot(d.st, d.set);
-  d.p_mix = squash(s);
-  if (d.tree) {
-    d.n_apm = 0;
-    return d.p_mix;
-  }
-  return d.p_mix;
+  return (depth_class * 2 + (match_here ? 1 : 0)) * (n_order_contexts_ + 1) + highest_order;
 }
 
 void MixedPredictor::learn_decision(const Decision& d) {
-  Mixer& mixer = d.tree ? tree_mixer_ : candidate_mixer_;
-  mixer.update(d.st, d.set, d.p_mix, d.bit);
+  (d.tree ? tree_mixer_ : candidate_mixer_).update(d.st, d.set, d.p_mix, d.bit);
   if (d.n_apm > 0) candidate_apm1_.update_at(d.apm_index[0], d.bit);
   if (d.n_apm > 1) candidate_apm2_.update_at(d.apm_index[1], d.bit);
 }
@@ -202,12 +205,16 @@ void MixedPredictor::learn_token(TokenState& ts) {
   if (params_.update_mode != UpdateMode::kPerDecision)
     for (const Decision& d : ts.decisions) learn_decision(d);
   history_.set(ts.chunk, ts.index, ts.token);
-  for (int k = 0; k < n_orders_; ++k) {
+  for (int k = 0; k < n_contexts_; ++k) {
     if (ts.ctx[k].found) escape_map_.update(ts.escape_ctx[k], ts.ctx[k].count_of(ts.token) > 0);
-    orders_[size_t(k)].update(ts.hash[k], ts.token);
+    if (ts.candidate >= 0 && ts.candidate_ctx[k] != UINT32_MAX)
+      candidate_map_.update(ts.candidate_ctx[k], ts.token == ts.candidate);
+    tables_[size_t(k)].update(ts.hash[k], ts.token);
   }
+  Sequence& seq = sequences_[ts.chunk];
   if (ts.match_token >= 0) match_map_.update(ts.match_ctx, ts.match_token == ts.token);
-  match_.update(match_states_[ts.chunk], history_, ts.chunk, ts.index);
+  match_.update(seq.match, history_, ts.chunk, ts.index);
+  seq.advance(history_.chunk_tokens(ts.chunk), ts.index, vocab_);
 }
 
 template <class Coder>
@@ -219,13 +226,16 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
     ts = owned.get();
   }
   ts->decisions.clear();
-  predict_models(chunk, index, lm, *ts);
+  ts->candidate = -1;
+  predict_models(chunk, index, *ts);
   const bool learn_now = params_.update_mode == UpdateMode::kPerDecision;
 
   auto decide = [&](Decision& d, int bit_if_known) {
-    uint32_t p = mix_decision(d);
+    Mixer& mixer = d.tree ? tree_mixer_ : candidate_mixer_;
+    const int32_t s = mixer.dot(d.st, d.set);
+    d.p_mix = squash(s);
+    uint32_t p = d.p_mix;
     if (!d.tree) {
-      const int32_t s = stretch(d.p_mix);
       const uint32_t a1 = candidate_apm1_.predict(s, size_t(d.set) & 4095);
       d.apm_index[0] = candidate_apm1_.last_index();
       const uint32_t a2 = candidate_apm2_.predict(
@@ -235,6 +245,12 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
       p = clamp_p16((uint64_t(p) * 2 + a1 + a2 + 2) >> 2);
     }
     d.bit = coder.code(p, bit_if_known);
+    if (stats_) {
+      const double bits = -std::log2(double(d.bit ? p : 65536 - p) / 65536.0);
+      if (d.tree) stats_->tree_bits += bits, ++stats_->tree_decisions;
+      else (d.bit ? stats_->candidate_hit_bits : stats_->candidate_miss_bits) += bits;
+      if (!d.tree && d.bit) ++stats_->candidate_hits;
+    }
     if (learn_now) learn_decision(d);
     ts->decisions.push_back(d);
     return d.bit;
@@ -243,11 +259,39 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
   int32_t excluded = -1;
   int32_t result = -1;
   if (params_.candidate_stage) {
-    const int32_t c = lm.top();
-    Decision d;
-    d.tree = false;
-    d.set = candidate_inputs(*ts, lm, c, d.st);
-    if (decide(d, token == c)) result = c;
+    // The candidate: of the LM's top token, the match model's prediction and each
+    // context's most counted token, the one the candidate mixer rates highest
+    // (the first of them on a tie).
+    int32_t options[kMaxContexts + 2];
+    int n_options = 0;
+    auto offer = [&](int32_t t) {
+      if (t < 0) return;
+      for (int i = 0; i < n_options; ++i)
+        if (options[i] == t) return;
+      options[n_options++] = t;
+    };
+    offer(lm.top());
+    if (params_.candidate_policy > 0) {
+      offer(ts->match_token);
+      for (int k = n_contexts_ - 1; k >= 0; --k)
+        if (ts->ctx[k].n) offer(ts->ctx[k].c[0].token);
+    }
+    Decision d, best;
+    uint32_t sm_ctx[kMaxContexts];
+    int32_t best_s = INT32_MIN;
+    for (int i = 0; i < n_options; ++i) {
+      d.tree = false;
+      d.set = candidate_inputs(*ts, lm, options[i], d.st, sm_ctx);
+      const int32_t s = candidate_mixer_.dot(d.st, d.set);
+      if (s > best_s) {
+        best_s = s;
+        best = d;
+        ts->candidate = options[i];
+        std::copy(sm_ctx, sm_ctx + n_contexts_, ts->candidate_ctx);
+      }
+    }
+    const int32_t c = ts->candidate;
+    if (decide(best, token == c)) result = c;
     else excluded = c;
   }
   if (result < 0) {
@@ -268,7 +312,7 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
       }
       Decision d;
       d.tree = true;
-      d.set = node_inputs(*ts, lm, lo, mid, hi, excluded, fl, fr, depth, d.st);
+      d.set = node_inputs(*ts, lo, mid, hi, excluded, fl, fr, depth, d.st);
       if (decide(d, token >= mid)) lo = mid;
       else hi = mid;
       ++depth;
@@ -276,6 +320,7 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
     result = lo;
   }
   ts->token = result;
+  if (stats_) ++stats_->tokens;
   if (params_.update_mode == UpdateMode::kPerStep) pending_.push_back(std::move(owned));
   else learn_token(*ts);
   return result;

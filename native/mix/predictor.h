@@ -3,28 +3,31 @@
 //
 // A token is coded as a short series of binary decisions, each with a probability
 // from a logistic mixer over the models' opinions, refined by secondary estimation:
-//   stage 1  "is it the candidate c?" (c: the LM's most likely token);
+//   stage 1  "is it the candidate c?" (c: of the LM's top token, the match model's
+//            prediction and each context's favourite, the one the mixer rates best);
 //   stage 2  if not, the token's id, one bit at a time down a binary tree over the
 //            vocabulary (c excluded), each node mixing the LM's and the context
 //            models' masses on both sides.
 // After each token every model learns from it. Encoder and decoder make the same
 // calls in the same order (the engine's schedule), so they stay in lock step.
 //
-//   MixedPredictor p(params, n_vocab, chunk_token_counts);
-//   LmTable lm; lm.build(freqs, n_vocab);            // once per token
-//   p.code(chunk, index, lm, bit_encoder, token);     // encode ...
-//   token = p.code(chunk, index, lm, bit_decoder, -1) // ... or decode
-//   p.end_step();                                     // after each step (all lanes)
+//   MixedPredictor p(params, vocab_info, chunk_token_counts);
+//   LmTable lm; lm.build(freqs, n_vocab);              // once per token
+//   p.code(chunk, index, lm, bit_encoder, token);       // encode ...
+//   token = p.code(chunk, index, lm, bit_decoder, -1);  // ... or decode
+//   p.end_step();                                       // after each step (all lanes)
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "adaptive.h"
+#include "context_table.h"
+#include "contexts.h"
 #include "history.h"
 #include "lm_table.h"
 #include "match_model.h"
-#include "order_model.h"
+#include "vocab_info.h"
 
 namespace lmzip::mix {
 
@@ -37,8 +40,8 @@ enum class UpdateMode {
 };
 
 struct MixParams {
-  std::vector<int> orders{1, 2, 3, 4, 6};  // context orders, ascending, at most kMaxOrders
-  int order_bits = 20;                     // 2^bits buckets (32 bytes each) per order
+  std::vector<ContextSpec> contexts = parse_contexts("o1,o2,o3,o4,o6");
+  int table_bits = 20;  // 2^bits buckets (32 bytes each) per context model
   uint32_t count_limit = 255;
   int match_min_len = 6;
   int match_bits = 20;
@@ -46,20 +49,17 @@ struct MixParams {
   int32_t lr_tree = 600;
   int apm_rate = 7;
   bool candidate_stage = true;  // false: tree only
+  int candidate_policy = 1;     // 0: the LM's top token; 1: the best rated of several
   UpdateMode update_mode = UpdateMode::kPerDecision;
 };
 
-// The range coder seen as a coder of binary decisions with p16 = P(bit = 1).
-// bit 1 takes [0, p16), bit 0 [p16, 65536) of a total of 65536.
-template <class Coder>
-struct BitCoder;
-
 class MixedPredictor {
  public:
-  static constexpr int kMaxOrders = 8;
-  static constexpr int kMaxInputs = kMaxOrders + 3;
+  static constexpr int kMaxContexts = 12;
+  static constexpr int kMaxInputs = 2 * kMaxContexts + 3;
 
-  MixedPredictor(const MixParams& params, int n_vocab, const std::vector<uint32_t>& chunk_token_counts);
+  MixedPredictor(const MixParams& params, int n_vocab, const VocabInfo& vocab,
+                 const std::vector<uint32_t>& chunk_token_counts);
   ~MixedPredictor();
 
   // Codes chunk `chunk`'s token `index` (its tokens 0 ... index-1 were coded through
@@ -72,32 +72,40 @@ class MixedPredictor {
 
   size_t memory_bytes() const;
 
+  // Where the bits go (measurement only; off unless enabled).
+  struct Stats {
+    uint64_t tokens = 0, candidate_hits = 0, tree_decisions = 0;
+    double candidate_hit_bits = 0, candidate_miss_bits = 0, tree_bits = 0;
+  };
+  void enable_stats(Stats* stats) { stats_ = stats; }
+
  private:
   struct TokenState;
   struct Decision;
-  void predict_models(uint32_t chunk, uint32_t index, const LmTable& lm, TokenState& ts) const;
-  uint32_t mix_decision(Decision& d) ;
+  void predict_models(uint32_t chunk, uint32_t index, TokenState& ts) const;
+  int candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, int32_t* st, uint32_t* sm_ctx) const;
+  int node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded, uint64_t fl,
+                  uint64_t fr, int depth, int32_t* st) const;
   void learn_decision(const Decision& d);
   void learn_token(TokenState& ts);
 
-  // Inputs of the candidate decision and of one tree node.
-  int candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, int32_t* st) const;
-  int node_inputs(const TokenState& ts, const LmTable& lm, int32_t lo, int32_t mid, int32_t hi, int32_t excluded,
-                  uint64_t fl, uint64_t fr, int depth, int32_t* st) const;
-
   MixParams params_;
   int n_vocab_;
-  int n_orders_;
+  int n_contexts_;
+  int n_order_contexts_;  // how many of the contexts are of kind kOrder
+  VocabInfo vocab_;
   History history_;
-  std::vector<OrderModel> orders_;
+  std::vector<ContextTable> tables_;
   MatchModel match_;
-  std::vector<MatchState> match_states_;  // per chunk
-  StateMap escape_map_;                   // P(token among a context's candidates)
-  StateMap match_map_;                    // P(match prediction right) by length
+  std::vector<Sequence> sequences_;  // per chunk
+  StateMap escape_map_;              // P(token among a context's candidates)
+  StateMap candidate_map_;           // P(candidate right | its statistics in a context)
+  StateMap match_map_;               // P(match prediction right | length, misses)
   Mixer candidate_mixer_, tree_mixer_;
   Apm candidate_apm1_, candidate_apm2_;
   std::vector<std::unique_ptr<TokenState>> pending_;  // kPerStep: tokens coded this step
   std::unique_ptr<TokenState> scratch_;
+  Stats* stats_ = nullptr;
 };
 
 }  // namespace lmzip::mix

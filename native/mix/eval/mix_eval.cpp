@@ -51,8 +51,8 @@ struct Options {
   int lanes = 16, window = 256, overlap = 128, threads = 1;
   uint64_t chunk_size = 0;  // 0: the compressor's default for this input and lane count
   std::string scope = "block";
-  bool verify = true, no_lm = false, all_chunks = false, cache = true, lm_only = false, quiet = false;
-  int repeat = 1;
+  bool stats = false, verify = true, no_lm = false, all_chunks = false, cache = true, lm_only = false, quiet = false;
+  int repeat = 1, dump_tokens = 0;
   MixParams mix;
 };
 
@@ -62,7 +62,7 @@ void usage() {
       "  --lanes L (16) --chunk-size S (compressor default) --window W (256) --overlap V (128)\n"
       "  --scope block|lane|chunk   history the adaptive models see (block)\n"
       "  --update decision|token|step   when they learn (decision)\n"
-      "  --orders 1,2,3,4,6 --order-bits 20 --count-limit 255 --match-min 6 --match-bits 20\n"
+      "  --contexts o1,o2,o3,o4,o6[,column,above,word] --table-bits 20 --count-limit 255 --match-min 6 --match-bits 20\n"
       "  --lr1 600 --lr2 600 --apm-rate 7 --no-candidate\n"
       "  --no-lm          code with the adaptive models alone (flat LM table)\n"
       "  --all-chunks     also code chunks the compressor would not give the model\n"
@@ -99,8 +99,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--update") {
       const std::string m = next();
       o.mix.update_mode = m == "token" ? UpdateMode::kPerToken : m == "step" ? UpdateMode::kPerStep : UpdateMode::kPerDecision;
-    } else if (a == "--orders") o.mix.orders = parse_list(next());
-    else if (a == "--order-bits") o.mix.order_bits = std::stoi(next());
+    } else if (a == "--contexts") o.mix.contexts = parse_contexts(next());
+    else if (a == "--table-bits") o.mix.table_bits = std::stoi(next());
     else if (a == "--count-limit") o.mix.count_limit = uint32_t(std::stoul(next()));
     else if (a == "--match-min") o.mix.match_min_len = std::stoi(next());
     else if (a == "--match-bits") o.mix.match_bits = std::stoi(next());
@@ -108,6 +108,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--lr2") o.mix.lr_tree = std::stoi(next());
     else if (a == "--apm-rate") o.mix.apm_rate = std::stoi(next());
     else if (a == "--no-candidate") o.mix.candidate_stage = false;
+    else if (a == "--candidate-policy") o.mix.candidate_policy = std::stoi(next());
     else if (a == "--no-lm") o.no_lm = true;
     else if (a == "--all-chunks") o.all_chunks = true;
     else if (a == "--lm-only") o.lm_only = true;
@@ -116,6 +117,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--cache-dir") o.cache_dir = next();
     else if (a == "--repeat") o.repeat = std::stoi(next());
     else if (a == "--quiet") o.quiet = true;
+    else if (a == "--stats") o.stats = true;
+    else if (a == "--dump-tokens") o.dump_tokens = std::stoi(next());
     else if (a == "--help" || a == "-h") {
       usage();
       std::exit(0);
@@ -282,18 +285,21 @@ std::vector<std::vector<Slot>> schedule(const std::vector<uint32_t>& counts, int
 // for each chunk).
 class Scope {
  public:
-  Scope(const std::string& kind, const MixParams& p, int n_vocab, const std::vector<uint32_t>& counts, int lanes)
-      : kind_(kind), params_(p), n_vocab_(n_vocab), counts_(counts) {
+  Scope(const std::string& kind, const MixParams& p, int n_vocab, const VocabInfo& vocab,
+        const std::vector<uint32_t>& counts, int lanes)
+      : kind_(kind), params_(p), n_vocab_(n_vocab), vocab_(vocab), counts_(counts) {
     if (kind_ != "block" && kind_ != "lane" && kind_ != "chunk") throw std::runtime_error("unknown scope " + kind_);
     predictors_.resize(kind_ == "block" ? 1 : size_t(lanes));
     for (auto& q : predictors_)
-      if (kind_ != "chunk") q = std::make_unique<MixedPredictor>(p, n_vocab, counts);
+      if (kind_ != "chunk") q = std::make_unique<MixedPredictor>(p, n_vocab, vocab, counts);
   }
   MixedPredictor& at(const Slot& s) {
     auto& q = predictors_[kind_ == "block" ? 0 : size_t(s.lane)];
-    if (kind_ == "chunk" && s.index == 0) q = std::make_unique<MixedPredictor>(params_, n_vocab_, counts_);
+    if (kind_ == "chunk" && s.index == 0) q = std::make_unique<MixedPredictor>(params_, n_vocab_, vocab_, counts_);
+    if (stats_) q->enable_stats(stats_);
     return *q;
   }
+  void enable_stats(MixedPredictor::Stats* s) { stats_ = s; }
   void end_step() {
     for (auto& q : predictors_)
       if (q) q->end_step();
@@ -303,8 +309,10 @@ class Scope {
   std::string kind_;
   MixParams params_;
   int n_vocab_;
+  VocabInfo vocab_;
   std::vector<uint32_t> counts_;
   std::vector<std::unique_ptr<MixedPredictor>> predictors_;
+  MixedPredictor::Stats* stats_ = nullptr;
 };
 
 }  // namespace
@@ -341,6 +349,12 @@ int main(int argc, char** argv) {
       counts.push_back(use ? uint32_t(ch.plan.tokens.size()) : 0);
       if (use) coded_bytes += ch.size, tokens += ch.plan.tokens.size(), byte_tokens += ch.plan.byte_coded;
       else skipped += ch.size;
+    }
+    if (o.dump_tokens) {
+      const Chunk& ch = chunks[0];
+      for (size_t i = 0; i < std::min<size_t>(ch.plan.tokens.size(), size_t(o.dump_tokens)); ++i)
+        std::printf("%d:[%s] ", ch.plan.tokens[i], model->piece(ch.plan.tokens[i]).c_str());
+      std::printf("\n");
     }
     std::printf("input %s [%llu, +%zu): %zu chunks of ~%llu bytes, %zu tokens (%.3f bytes/token), %zu byte-fallback "
                 "bytes, %zu bytes not model-coded, vocab %d\n",
@@ -388,6 +402,9 @@ int main(int argc, char** argv) {
     }
 
     const auto steps = schedule(counts, o.lanes);
+    std::vector<std::string> pieces(static_cast<size_t>(n_vocab));
+    for (int t = 0; t < n_vocab; ++t) pieces[size_t(t)] = model->piece(t);
+    const VocabInfo vocab(pieces);
 
     // ---- (a) the LM alone ----
     std::vector<uint32_t> freqs(static_cast<size_t>(n_vocab));
@@ -436,9 +453,11 @@ int main(int argc, char** argv) {
     uint64_t decisions = 0;
     double t_mix = 0;
     LmTable lm;
+    MixedPredictor::Stats stats;
     for (int rep = 0; rep < o.repeat; ++rep) {
       mix_stream.clear();
-      Scope scope(o.scope, o.mix, n_vocab, counts, o.lanes);
+      Scope scope(o.scope, o.mix, n_vocab, vocab, counts, o.lanes);
+      if (rep == 0 && o.stats) scope.enable_stats(&stats);
       RangeEncoder enc(mix_stream);
       BitEncoder bits(enc);
       MeasuringCoder<BitEncoder> measured(bits);
@@ -468,8 +487,14 @@ int main(int argc, char** argv) {
                 bpb_lm - bpb_mix, 100.0 * (bpb_lm - bpb_mix) / bpb_lm, double(decisions) / double(tokens),
                 1e6 * t_mix / double(tokens));
 
+    if (o.stats)
+      std::printf("    candidate right %.1f%% of tokens: %.3f bits/token when right, %.3f when wrong; tree %.3f bits/token "
+                  "(%.2f decisions/token, %.3f bits each)\n",
+                  100.0 * double(stats.candidate_hits) / double(stats.tokens), stats.candidate_hit_bits / double(stats.candidate_hits),
+                  stats.candidate_miss_bits / double(stats.tokens - stats.candidate_hits), stats.tree_bits / double(stats.tokens),
+                  double(stats.tree_decisions) / double(stats.tokens), stats.tree_bits / double(std::max<uint64_t>(stats.tree_decisions, 1)));
     if (o.verify) {
-      Scope scope(o.scope, o.mix, n_vocab, counts, o.lanes);
+      Scope scope(o.scope, o.mix, n_vocab, vocab, counts, o.lanes);
       RangeDecoder dec(mix_stream.data(), mix_stream.size());
       BitDecoder bits(dec);
       double t_dec = 0;

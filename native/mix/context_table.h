@@ -1,5 +1,6 @@
-// An order-k token context model: which tokens followed the last k tokens, and how
-// often (docs/MIXING.md, "Order-k context models").
+// A context model's memory: for each context (a 64-bit hash of what precedes the
+// token, see contexts.h), which tokens followed it and how often
+// (docs/MIXING.md, "Context tables").
 //
 // A hashed table of 2^bits buckets in pairs (2-way associative). A bucket holds a
 // 32-bit check of the context hash, how often the context was seen, and up to
@@ -32,10 +33,10 @@ struct ContextPrediction {
   }
 };
 
-class OrderModel {
+class ContextTable {
  public:
   // count_limit: when a count would exceed it, all counts of the bucket are halved.
-  OrderModel(int table_bits, uint32_t count_limit);
+  ContextTable(int table_bits, uint32_t count_limit);
   void predict(uint64_t hash, ContextPrediction& out) const;
   void update(uint64_t hash, int32_t token);
   size_t memory_bytes() const { return buckets_.size() * sizeof(Bucket); }

@@ -1,4 +1,4 @@
-#include "order_model.h"
+#include "context_table.h"
 
 #include <utility>
 
@@ -10,10 +10,10 @@ int32_t slot_token(uint32_t s) { return int32_t(s & kTokenMask); }
 uint32_t make_slot(int32_t token, uint32_t count) { return (count << 24) | (uint32_t(token) & kTokenMask); }
 }  // namespace
 
-OrderModel::OrderModel(int table_bits, uint32_t count_limit)
+ContextTable::ContextTable(int table_bits, uint32_t count_limit)
     : bits_(table_bits), count_limit_(count_limit > 255 ? 255 : count_limit), buckets_(size_t(1) << table_bits) {}
 
-void OrderModel::predict(uint64_t hash, ContextPrediction& out) const {
+void ContextTable::predict(uint64_t hash, ContextPrediction& out) const {
   out.found = false;
   out.n = 0;
   out.visits = 0;
@@ -31,7 +31,7 @@ void OrderModel::predict(uint64_t hash, ContextPrediction& out) const {
   }
 }
 
-void OrderModel::update(uint64_t hash, int32_t token) {
+void ContextTable::update(uint64_t hash, int32_t token) {
   const size_t i = pair_index(hash);
   const uint32_t check = check_of(hash);
   Bucket* b;
