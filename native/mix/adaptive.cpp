@@ -38,8 +38,10 @@ void Apm::update_at(uint32_t index, int bit) {
 }
 
 // ---- Mixer ------------------------------------------------------------------------
-Mixer::Mixer(const std::vector<int32_t>& initial_weights, int sets, int32_t learning_rate)
-    : n_(int(initial_weights.size())), lr_(learning_rate) {
+Mixer::Mixer(const std::vector<int32_t>& initial_weights, int sets, int32_t learning_rate, int32_t boost,
+             uint32_t half)
+    : n_(int(initial_weights.size())), lr_(learning_rate), boost_(boost), half_(half ? half : 1),
+      updates_(size_t(sets), 0) {
   w_.reserve(size_t(sets) * size_t(n_));
   for (int s = 0; s < sets; ++s) w_.insert(w_.end(), initial_weights.begin(), initial_weights.end());
 }
@@ -53,9 +55,12 @@ int32_t Mixer::dot(const int32_t* st, int set) const {
 
 void Mixer::update(const int32_t* st, int set, uint32_t p16, int bit) {
   int32_t* w = &w_[size_t(set) * size_t(n_)];
+  uint32_t& updates = updates_[size_t(set)];
+  const int64_t rate = lr_ + int64_t(boost_) * half_ / (uint64_t(half_) + updates);
+  if (updates != UINT32_MAX) ++updates;
   const int64_t err = (int64_t(bit) << 16) - int64_t(p16);
   for (int i = 0; i < n_; ++i) {
-    const int64_t v = w[i] + round_shift(int64_t(st[i]) * err * lr_, 24);
+    const int64_t v = w[i] + round_shift(int64_t(st[i]) * err * rate, 24);
     w[i] = int32_t(v > kMaxWeight ? kMaxWeight : v < -kMaxWeight ? -kMaxWeight : v);
   }
 }

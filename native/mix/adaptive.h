@@ -52,8 +52,11 @@ class Apm {
 class Mixer {
  public:
   static constexpr int32_t kMaxWeight = 1 << 22;  // |w| <= 64.0
-  // initial_weights[i] starts input i's weight in every set.
-  Mixer(const std::vector<int32_t>& initial_weights, int sets, int32_t learning_rate);
+  // initial_weights[i] starts input i's weight in every set. A set's learning rate
+  // starts at learning_rate + boost and decays towards learning_rate:
+  //   rate = learning_rate + boost * half / (half + updates of the set).
+  Mixer(const std::vector<int32_t>& initial_weights, int sets, int32_t learning_rate, int32_t boost = 0,
+        uint32_t half = 1);
   int inputs() const { return n_; }
   // The mixed stretch (clamped) for inputs st[0..inputs) under weight set `set`.
   int32_t dot(const int32_t* st, int set) const;
@@ -62,8 +65,10 @@ class Mixer {
 
  private:
   int n_;
-  int32_t lr_;
+  int32_t lr_, boost_;
+  uint32_t half_;
   std::vector<int32_t> w_;
+  std::vector<uint32_t> updates_;  // per set, saturating
 };
 
 }  // namespace lmzip::mix

@@ -50,6 +50,8 @@ struct MixedPredictor::Decision {
   uint32_t p_mix = 0;
   int n_apm = 0;
   uint32_t apm_index[2] = {0, 0};
+  int n_direct = 0;
+  uint32_t direct_index[kMaxDirect];
 };
 
 struct MixedPredictor::TokenState {
@@ -65,6 +67,7 @@ struct MixedPredictor::TokenState {
   int32_t match_token = -1;
   uint32_t match_ctx = 0;
   int32_t match_st = 0;
+  uint64_t direct_ctx[kMaxDirect];  // hashes of the last 0, 1, 2 tokens
   std::vector<Decision> decisions;
 };
 
@@ -82,20 +85,22 @@ MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const Vocab
       escape_map_(size_t(kMaxContexts) * 7 * 8, 1023),
       candidate_map_(size_t(kMaxContexts) * 256, 1023),
       match_map_(32 * 4, 1023),
+      direct_map_(size_t(1) << params.direct_bits, params.direct_limit),
       candidate_mixer_({}, 0, 0),
       tree_mixer_({}, 0, 0),
       candidate_apm1_(4096, params.apm_rate),
       candidate_apm2_(65536, params.apm_rate),
+      tree_apm_(65536, params.apm_rate),
       scratch_(std::make_unique<TokenState>()) {
   if (n_contexts_ > kMaxContexts) throw std::invalid_argument("too many context models");
   tables_.reserve(size_t(n_contexts_));
   for (int k = 0; k < n_contexts_; ++k) tables_.emplace_back(params.table_bits, params.count_limit);
   // Both mixers start from the language model alone: weight 1 on its input.
-  std::vector<int32_t> w(size_t(2 * n_contexts_ + 3), 0);
+  std::vector<int32_t> w(size_t(2 * n_contexts_ + 3 + params.direct_orders), 0);
   w[0] = 65536;
-  candidate_mixer_ = Mixer(w, 7 * (n_order_contexts_ + 1) * 2, params.lr_candidate);
-  w.resize(size_t(n_contexts_ + 3));
-  tree_mixer_ = Mixer(w, 4 * 2 * (n_order_contexts_ + 1), params.lr_tree);
+  candidate_mixer_ = Mixer(w, 7 * (n_order_contexts_ + 1) * 2, params.lr_candidate, params.lr_boost, params.lr_half);
+  w.resize(size_t(n_contexts_ + 3 + params.direct_orders));
+  tree_mixer_ = Mixer(w, 4 * 2 * (n_order_contexts_ + 1), params.lr_tree, params.lr_boost, params.lr_half);
 }
 
 MixedPredictor::~MixedPredictor() = default;
@@ -118,6 +123,11 @@ void MixedPredictor::predict_models(uint32_t chunk, uint32_t index, TokenState& 
     tables_[size_t(k)].predict(ts.hash[k], cp);
     ts.escape_ctx[k] = (uint32_t(k) * 7 + uint32_t(std::min(cp.n, 6))) * 8 + count_bucket(cp.total);
     ts.escape[k] = escape_q12(escape_map_.p16(ts.escape_ctx[k]));
+  }
+  uint64_t d = kHashSeed;
+  for (int j = 0; j < params_.direct_orders; ++j) {
+    ts.direct_ctx[j] = d;
+    d = hash_step(d, j < int(index) ? hash_token(tokens[index - 1 - uint32_t(j)]) : 0);
   }
   ts.match_token = MatchModel::predicted(seq.match, history_);
   ts.match_ctx = length_bucket(seq.match.len) * 4 + std::min<uint32_t>(seq.match.misses, 3);
@@ -165,6 +175,16 @@ int MixedPredictor::candidate_inputs(const TokenState& ts, const LmTable& lm, in
   return (match_class * (n_order_contexts_ + 1) + highest_order) * 2 + (structure_top ? 1 : 0);
 }
 
+// The direct models' inputs for a decision identified by `key`: an adaptive
+// probability per (decision, last j tokens), j = 0 ... direct_orders-1.
+void MixedPredictor::direct_inputs(const TokenState& ts, uint64_t key, int32_t* st, uint32_t* index) const {
+  for (int j = 0; j < params_.direct_orders; ++j) {
+    index[j] = uint32_t(hash_finish(hash_step(ts.direct_ctx[j], key), 0x44495245ull + uint64_t(j)) >>
+                        (64 - params_.direct_bits));
+    st[j] = stretch(direct_map_.p16(index[j]));
+  }
+}
+
 // Inputs for "is the token in [mid, hi) rather than [lo, mid)?" (c excluded).
 int MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded,
                                 uint64_t fl, uint64_t fr, int depth, int32_t* st) const {
@@ -196,9 +216,14 @@ int MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, i
 }
 
 void MixedPredictor::learn_decision(const Decision& d) {
+  for (int j = 0; j < d.n_direct; ++j) direct_map_.update(d.direct_index[j], d.bit);
   (d.tree ? tree_mixer_ : candidate_mixer_).update(d.st, d.set, d.p_mix, d.bit);
-  if (d.n_apm > 0) candidate_apm1_.update_at(d.apm_index[0], d.bit);
-  if (d.n_apm > 1) candidate_apm2_.update_at(d.apm_index[1], d.bit);
+  if (d.tree) {
+    if (d.n_apm > 0) tree_apm_.update_at(d.apm_index[0], d.bit);
+  } else {
+    if (d.n_apm > 0) candidate_apm1_.update_at(d.apm_index[0], d.bit);
+    if (d.n_apm > 1) candidate_apm2_.update_at(d.apm_index[1], d.bit);
+  }
 }
 
 void MixedPredictor::learn_token(TokenState& ts) {
@@ -243,6 +268,11 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
       d.apm_index[1] = candidate_apm2_.last_index();
       d.n_apm = 2;
       p = clamp_p16((uint64_t(p) * 2 + a1 + a2 + 2) >> 2);
+    } else if (params_.tree_apm) {
+      const uint32_t a = tree_apm_.predict(s, size_t(d.direct_index[1 % params_.direct_orders]) & 65535);
+      d.apm_index[0] = tree_apm_.last_index();
+      d.n_apm = 1;
+      p = clamp_p16((uint64_t(p) + a + 1) >> 1);
     }
     d.bit = coder.code(p, bit_if_known);
     if (stats_) {
@@ -282,6 +312,8 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
     for (int i = 0; i < n_options; ++i) {
       d.tree = false;
       d.set = candidate_inputs(*ts, lm, options[i], d.st, sm_ctx);
+      d.n_direct = params_.direct_orders;
+      direct_inputs(*ts, uint64_t(uint32_t(options[i])) << 1, d.st + 2 * n_contexts_ + 3, d.direct_index);
       const int32_t s = candidate_mixer_.dot(d.st, d.set);
       if (s > best_s) {
         best_s = s;
@@ -313,6 +345,8 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
       Decision d;
       d.tree = true;
       d.set = node_inputs(*ts, lo, mid, hi, excluded, fl, fr, depth, d.st);
+      d.n_direct = params_.direct_orders;
+      direct_inputs(*ts, (uint64_t(uint32_t(lo)) << 32 | uint32_t(hi)) << 1 | 1, d.st + n_contexts_ + 3, d.direct_index);
       if (decide(d, token >= mid)) lo = mid;
       else hi = mid;
       ++depth;

@@ -47,7 +47,13 @@ struct MixParams {
   int match_bits = 20;
   int32_t lr_candidate = 600;  // mixer learning rates
   int32_t lr_tree = 600;
+  int32_t lr_boost = 0;         // extra learning rate of a fresh weight set ...
+  uint32_t lr_half = 1024;      // ... halved after this many updates of the set
   int apm_rate = 7;
+  bool tree_apm = false;
+  int direct_orders = 3;     // direct node models: orders 0 ... direct_orders-1 (at most 3)
+  int direct_bits = 22;      // 2^bits entries (4 bytes each) shared by the direct models
+  int direct_limit = 255;    // their adaptation limit
   bool candidate_stage = true;  // false: tree only
   int candidate_policy = 1;     // 0: the LM's top token; 1: the best rated of several
   UpdateMode update_mode = UpdateMode::kPerDecision;
@@ -56,7 +62,8 @@ struct MixParams {
 class MixedPredictor {
  public:
   static constexpr int kMaxContexts = 12;
-  static constexpr int kMaxInputs = 2 * kMaxContexts + 3;
+  static constexpr int kMaxDirect = 3;
+  static constexpr int kMaxInputs = 2 * kMaxContexts + 3 + kMaxDirect;
 
   MixedPredictor(const MixParams& params, int n_vocab, const VocabInfo& vocab,
                  const std::vector<uint32_t>& chunk_token_counts);
@@ -86,6 +93,7 @@ class MixedPredictor {
   int candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, int32_t* st, uint32_t* sm_ctx) const;
   int node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded, uint64_t fl,
                   uint64_t fr, int depth, int32_t* st) const;
+  void direct_inputs(const TokenState& ts, uint64_t key, int32_t* st, uint32_t* index) const;
   void learn_decision(const Decision& d);
   void learn_token(TokenState& ts);
 
@@ -101,8 +109,9 @@ class MixedPredictor {
   StateMap escape_map_;              // P(token among a context's candidates)
   StateMap candidate_map_;           // P(candidate right | its statistics in a context)
   StateMap match_map_;               // P(match prediction right | length, misses)
+  StateMap direct_map_;              // P(bit | decision, the last 0-2 tokens), hashed
   Mixer candidate_mixer_, tree_mixer_;
-  Apm candidate_apm1_, candidate_apm2_;
+  Apm candidate_apm1_, candidate_apm2_, tree_apm_;
   std::vector<std::unique_ptr<TokenState>> pending_;  // kPerStep: tokens coded this step
   std::unique_ptr<TokenState> scratch_;
   Stats* stats_ = nullptr;

@@ -107,6 +107,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--lr1") o.mix.lr_candidate = std::stoi(next());
     else if (a == "--lr2") o.mix.lr_tree = std::stoi(next());
     else if (a == "--apm-rate") o.mix.apm_rate = std::stoi(next());
+    else if (a == "--tree-apm") o.mix.tree_apm = true;
+    else if (a == "--lr-boost") o.mix.lr_boost = std::stoi(next());
+    else if (a == "--lr-half") o.mix.lr_half = uint32_t(std::stoul(next()));
+    else if (a == "--direct") o.mix.direct_orders = std::stoi(next());
+    else if (a == "--direct-bits") o.mix.direct_bits = std::stoi(next());
+    else if (a == "--direct-limit") o.mix.direct_limit = std::stoi(next());
     else if (a == "--no-candidate") o.mix.candidate_stage = false;
     else if (a == "--candidate-policy") o.mix.candidate_policy = std::stoi(next());
     else if (a == "--no-lm") o.no_lm = true;
