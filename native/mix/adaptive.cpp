@@ -65,4 +65,41 @@ void Mixer::update(const int32_t* st, int set, uint32_t p16, int bit) {
   }
 }
 
+// ---- TwoLayerMixer ---------------------------------------------------------------
+namespace {
+std::vector<int32_t> final_weights(size_t n) {
+  std::vector<int32_t> w(n + 1, 0);  // the last input is the bias
+  for (size_t i = 0; i < n; ++i) w[i] = int32_t(65536 / n);
+  return w;
+}
+}  // namespace
+
+TwoLayerMixer::TwoLayerMixer(const std::vector<int32_t>& initial_weights, const std::vector<int>& sets,
+                             int final_sets, int32_t learning_rate, int32_t boost, uint32_t half, int32_t final_rate)
+    : final_(final_weights(sets.size()), final_sets, final_rate, 0, 1) {
+  for (int n : sets) first_.emplace_back(initial_weights, n, learning_rate, boost, half);
+}
+
+int32_t TwoLayerMixer::mix(const int32_t* st, const int* sets, int final_set, int32_t* s1) const {
+  int32_t in[kMaxFirst + 1];
+  const size_t n = first_.size();
+  for (size_t i = 0; i < n; ++i) in[i] = s1[i] = first_[i].dot(st, sets[i]);
+  if (n == 1) return s1[0];
+  in[n] = 256;
+  return final_.dot(in, final_set);
+}
+
+void TwoLayerMixer::update(const int32_t* st, const int* sets, int final_set, const int32_t* s1, int32_t s,
+                           int bit) {
+  int32_t in[kMaxFirst + 1];
+  const size_t n = first_.size();
+  for (size_t i = 0; i < n; ++i) {
+    first_[i].update(st, sets[i], squash(s1[i]), bit);
+    in[i] = s1[i];
+  }
+  if (n == 1) return;
+  in[n] = 256;
+  final_.update(in, final_set, squash(s), bit);
+}
+
 }  // namespace lmzip::mix

@@ -71,4 +71,23 @@ class Mixer {
   std::vector<uint32_t> updates_;  // per set, saturating
 };
 
+// Two layers of mixing: several mixers see the same inputs but select their weight
+// sets by different contexts; a final mixer combines their outputs (as stretches,
+// plus a bias). Each mixer learns from its own output.
+class TwoLayerMixer {
+ public:
+  static constexpr int kMaxFirst = 4;
+  // sets[i]: weight sets of first-layer mixer i; final_sets: of the final mixer.
+  TwoLayerMixer(const std::vector<int32_t>& initial_weights, const std::vector<int>& sets, int final_sets,
+                int32_t learning_rate, int32_t boost, uint32_t half, int32_t final_rate);
+  int layers() const { return int(first_.size()); }
+  // Mixed stretch; s1 receives the first layer's outputs.
+  int32_t mix(const int32_t* st, const int* sets, int final_set, int32_t* s1) const;
+  void update(const int32_t* st, const int* sets, int final_set, const int32_t* s1, int32_t s, int bit);
+
+ private:
+  std::vector<Mixer> first_;
+  Mixer final_;
+};
+
 }  // namespace lmzip::mix

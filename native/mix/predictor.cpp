@@ -44,7 +44,10 @@ int32_t smoothed_stretch(uint64_t n_a, uint64_t n_b, uint64_t f_a, uint64_t f_b,
 
 struct MixedPredictor::Decision {
   int32_t st[kMaxInputs];
-  int set = 0;
+  int sets[TwoLayerMixer::kMaxFirst] = {0, 0, 0, 0};  // weight set of each first-layer mixer
+  int final_set = 0;
+  int32_t s1[TwoLayerMixer::kMaxFirst];  // first-layer outputs
+  int32_t s = 0;                         // mixed stretch
   bool tree = false;
   int bit = 0;
   uint32_t p_mix = 0;
@@ -86,8 +89,8 @@ MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const Vocab
       candidate_map_(size_t(kMaxContexts) * 256, 1023),
       match_map_(32 * 4, 1023),
       direct_map_(size_t(1) << params.direct_bits, params.direct_limit),
-      candidate_mixer_({}, 0, 0),
-      tree_mixer_({}, 0, 0),
+      candidate_mixer_({}, {}, 0, 0, 0, 1, 0),
+      tree_mixer_({}, {}, 0, 0, 0, 1, 0),
       candidate_apm1_(4096, params.apm_rate),
       candidate_apm2_(65536, params.apm_rate),
       tree_apm_(65536, params.apm_rate),
@@ -98,9 +101,13 @@ MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const Vocab
   // Both mixers start from the language model alone: weight 1 on its input.
   std::vector<int32_t> w(size_t(2 * n_contexts_ + 3 + params.direct_orders), 0);
   w[0] = 65536;
-  candidate_mixer_ = Mixer(w, 7 * (n_order_contexts_ + 1) * 2, params.lr_candidate, params.lr_boost, params.lr_half);
+  std::vector<int> sets{7 * (n_order_contexts_ + 1) * 2, 32, 1024};
+  sets.resize(size_t(std::clamp(params.mixers, 1, 3)));
+  candidate_mixer_ = TwoLayerMixer(w, sets, 7, params.lr_candidate, params.lr_boost, params.lr_half, params.lr_final);
   w.resize(size_t(n_contexts_ + 3 + params.direct_orders));
-  tree_mixer_ = Mixer(w, 4 * 2 * (n_order_contexts_ + 1), params.lr_tree, params.lr_boost, params.lr_half);
+  sets = {4 * 2 * (n_order_contexts_ + 1), 16 * 8, 1024};
+  sets.resize(size_t(std::clamp(params.mixers, 1, 3)));
+  tree_mixer_ = TwoLayerMixer(w, sets, 4, params.lr_tree, params.lr_boost, params.lr_half, params.lr_final);
 }
 
 MixedPredictor::~MixedPredictor() = default;
@@ -136,8 +143,9 @@ void MixedPredictor::predict_models(uint32_t chunk, uint32_t index, TokenState& 
 
 // Inputs for "is the token c?": the LM's probability of c, each context's smoothed
 // and learned opinion, the match model's, a bias. Returns the mixer's weight set.
-int MixedPredictor::candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, int32_t* st,
-                                     uint32_t* sm_ctx) const {
+void MixedPredictor::candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, Decision& d,
+                                      uint32_t* sm_ctx) const {
+  int32_t* st = d.st;
   const uint64_t f = lm.total(), fc = lm.freq(c);
   st[0] = stretch_ratio(fc, f - fc);
   int highest_order = 0, order_seen = 0;
@@ -172,7 +180,10 @@ int MixedPredictor::candidate_inputs(const TokenState& ts, const LmTable& lm, in
     st[m] = 0;
   }
   st[m + 1] = kBias;
-  return (match_class * (n_order_contexts_ + 1) + highest_order) * 2 + (structure_top ? 1 : 0);
+  d.sets[0] = (match_class * (n_order_contexts_ + 1) + highest_order) * 2 + (structure_top ? 1 : 0);
+  d.sets[1] = std::clamp((st[0] + 4096) >> 9, 0, 15) * 2 + (c == lm.top() ? 1 : 0);
+  d.sets[2] = int(uint32_t(ts.prev_token + 1) & 1023);
+  d.final_set = match_class;
 }
 
 // The direct models' inputs for a decision identified by `key`: an adaptive
@@ -186,8 +197,9 @@ void MixedPredictor::direct_inputs(const TokenState& ts, uint64_t key, int32_t* 
 }
 
 // Inputs for "is the token in [mid, hi) rather than [lo, mid)?" (c excluded).
-int MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded,
-                                uint64_t fl, uint64_t fr, int depth, int32_t* st) const {
+void MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded,
+                                 uint64_t fl, uint64_t fr, int depth, Decision& d) const {
+  int32_t* st = d.st;
   st[0] = stretch_ratio(fr, fl);
   int highest_order = 0, order_seen = 0;
   for (int k = 0; k < n_contexts_; ++k) {
@@ -212,12 +224,15 @@ int MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, i
   st[1 + n_contexts_] = match_here ? (m >= mid ? ts.match_st : -ts.match_st) : 0;
   st[2 + n_contexts_] = kBias;
   const int depth_class = std::min(depth / 3, 3);
-  return (depth_class * 2 + (match_here ? 1 : 0)) * (n_order_contexts_ + 1) + highest_order;
+  d.sets[0] = (depth_class * 2 + (match_here ? 1 : 0)) * (n_order_contexts_ + 1) + highest_order;
+  d.sets[1] = std::min(depth, 15) * 8 + std::min(std::abs(st[0]) >> 9, 7);
+  d.sets[2] = int(hash_finish(uint64_t(uint32_t(lo)) << 32 | uint32_t(hi), 0x4E4F4445ull) & 1023);
+  d.final_set = depth_class;
 }
 
 void MixedPredictor::learn_decision(const Decision& d) {
   for (int j = 0; j < d.n_direct; ++j) direct_map_.update(d.direct_index[j], d.bit);
-  (d.tree ? tree_mixer_ : candidate_mixer_).update(d.st, d.set, d.p_mix, d.bit);
+  (d.tree ? tree_mixer_ : candidate_mixer_).update(d.st, d.sets, d.final_set, d.s1, d.s, d.bit);
   if (d.tree) {
     if (d.n_apm > 0) tree_apm_.update_at(d.apm_index[0], d.bit);
   } else {
@@ -256,12 +271,12 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
   const bool learn_now = params_.update_mode == UpdateMode::kPerDecision;
 
   auto decide = [&](Decision& d, int bit_if_known) {
-    Mixer& mixer = d.tree ? tree_mixer_ : candidate_mixer_;
-    const int32_t s = mixer.dot(d.st, d.set);
+    const TwoLayerMixer& mixer = d.tree ? tree_mixer_ : candidate_mixer_;
+    const int32_t s = d.s = mixer.mix(d.st, d.sets, d.final_set, d.s1);
     d.p_mix = squash(s);
     uint32_t p = d.p_mix;
     if (!d.tree) {
-      const uint32_t a1 = candidate_apm1_.predict(s, size_t(d.set) & 4095);
+      const uint32_t a1 = candidate_apm1_.predict(s, size_t(d.sets[0]) & 4095);
       d.apm_index[0] = candidate_apm1_.last_index();
       const uint32_t a2 = candidate_apm2_.predict(
           s, size_t(uint32_t(ts->prev_token + 1) * 0x9E3779B1u ^ uint32_t(d.st[0] >> 6)) & 65535);
@@ -311,10 +326,10 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
     int32_t best_s = INT32_MIN;
     for (int i = 0; i < n_options; ++i) {
       d.tree = false;
-      d.set = candidate_inputs(*ts, lm, options[i], d.st, sm_ctx);
+      candidate_inputs(*ts, lm, options[i], d, sm_ctx);
       d.n_direct = params_.direct_orders;
       direct_inputs(*ts, uint64_t(uint32_t(options[i])) << 1, d.st + 2 * n_contexts_ + 3, d.direct_index);
-      const int32_t s = candidate_mixer_.dot(d.st, d.set);
+      const int32_t s = candidate_mixer_.mix(d.st, d.sets, d.final_set, d.s1);
       if (s > best_s) {
         best_s = s;
         best = d;
@@ -344,7 +359,7 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
       }
       Decision d;
       d.tree = true;
-      d.set = node_inputs(*ts, lo, mid, hi, excluded, fl, fr, depth, d.st);
+      node_inputs(*ts, lo, mid, hi, excluded, fl, fr, depth, d);
       d.n_direct = params_.direct_orders;
       direct_inputs(*ts, (uint64_t(uint32_t(lo)) << 32 | uint32_t(hi)) << 1 | 1, d.st + n_contexts_ + 3, d.direct_index);
       if (decide(d, token >= mid)) lo = mid;

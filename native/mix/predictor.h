@@ -49,6 +49,8 @@ struct MixParams {
   int32_t lr_tree = 600;
   int32_t lr_boost = 0;         // extra learning rate of a fresh weight set ...
   uint32_t lr_half = 1024;      // ... halved after this many updates of the set
+  int mixers = 3;               // first-layer mixers per stage (1: no second layer)
+  int32_t lr_final = 300;
   int apm_rate = 7;
   bool tree_apm = false;
   int direct_orders = 3;     // direct node models: orders 0 ... direct_orders-1 (at most 3)
@@ -90,9 +92,9 @@ class MixedPredictor {
   struct TokenState;
   struct Decision;
   void predict_models(uint32_t chunk, uint32_t index, TokenState& ts) const;
-  int candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, int32_t* st, uint32_t* sm_ctx) const;
-  int node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded, uint64_t fl,
-                  uint64_t fr, int depth, int32_t* st) const;
+  void candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, Decision& d, uint32_t* sm_ctx) const;
+  void node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded, uint64_t fl,
+                   uint64_t fr, int depth, Decision& d) const;
   void direct_inputs(const TokenState& ts, uint64_t key, int32_t* st, uint32_t* index) const;
   void learn_decision(const Decision& d);
   void learn_token(TokenState& ts);
@@ -110,7 +112,7 @@ class MixedPredictor {
   StateMap candidate_map_;           // P(candidate right | its statistics in a context)
   StateMap match_map_;               // P(match prediction right | length, misses)
   StateMap direct_map_;              // P(bit | decision, the last 0-2 tokens), hashed
-  Mixer candidate_mixer_, tree_mixer_;
+  TwoLayerMixer candidate_mixer_, tree_mixer_;
   Apm candidate_apm1_, candidate_apm2_, tree_apm_;
   std::vector<std::unique_ptr<TokenState>> pending_;  // kPerStep: tokens coded this step
   std::unique_ptr<TokenState> scratch_;
