@@ -65,8 +65,14 @@ struct MixedPredictor::TokenState {
   ContextPrediction ctx[kMaxContexts];
   uint32_t escape[kMaxContexts];  // Q12
   uint32_t escape_ctx[kMaxContexts];
-  int32_t candidate = -1;                  // stage 1's candidate, -1 without stage 1
-  uint32_t candidate_ctx[kMaxContexts];    // candidate_map_ context per context model
+  int32_t candidate = -1;  // stage 1's candidate, -1 without stage 1
+  // Stage 1's options (the candidate among them) and their inputs: all of them learn
+  // from the coded token, so the ranking learns which kinds of options come true.
+  static constexpr int kMaxOptions = kMaxContexts + 2;
+  int n_options = 0, chosen = -1;
+  int32_t option_token[kMaxOptions];
+  Decision option[kMaxOptions];
+  uint32_t option_ctx[kMaxOptions][kMaxContexts];  // candidate_map_ context per context model
   int32_t match_token = -1;
   uint32_t match_ctx = 0;
   int32_t match_st = 0;
@@ -245,10 +251,20 @@ void MixedPredictor::learn_token(TokenState& ts) {
   if (params_.update_mode != UpdateMode::kPerDecision)
     for (const Decision& d : ts.decisions) learn_decision(d);
   history_.set(ts.chunk, ts.index, ts.token);
+  for (int i = 0; i < ts.n_options; ++i) {
+    const int bit = ts.option_token[i] == ts.token;
+    if (i != ts.chosen && !params_.train_chosen_only) {  // the chosen one learnt as a coded decision
+      Decision& d = ts.option[i];
+      d.bit = bit;
+      d.n_apm = 0;
+      learn_decision(d);
+    }
+    if (i != ts.chosen && params_.train_chosen_only) continue;
+    for (int k = 0; k < n_contexts_; ++k)
+      if (ts.option_ctx[i][k] != UINT32_MAX) candidate_map_.update(ts.option_ctx[i][k], bit);
+  }
   for (int k = 0; k < n_contexts_; ++k) {
     if (ts.ctx[k].found) escape_map_.update(ts.escape_ctx[k], ts.ctx[k].count_of(ts.token) > 0);
-    if (ts.candidate >= 0 && ts.candidate_ctx[k] != UINT32_MAX)
-      candidate_map_.update(ts.candidate_ctx[k], ts.token == ts.candidate);
     tables_[size_t(k)].update(ts.hash[k], ts.token);
   }
   Sequence& seq = sequences_[ts.chunk];
@@ -267,6 +283,8 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
   }
   ts->decisions.clear();
   ts->candidate = -1;
+  ts->n_options = 0;
+  ts->chosen = -1;
   predict_models(chunk, index, *ts);
   const bool learn_now = params_.update_mode == UpdateMode::kPerDecision;
 
@@ -321,23 +339,20 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
       for (int k = n_contexts_ - 1; k >= 0; --k)
         if (ts->ctx[k].n) offer(ts->ctx[k].c[0].token);
     }
-    Decision d, best;
-    uint32_t sm_ctx[kMaxContexts];
     int32_t best_s = INT32_MIN;
+    ts->n_options = n_options;
     for (int i = 0; i < n_options; ++i) {
+      Decision& d = ts->option[i];
+      ts->option_token[i] = options[i];
       d.tree = false;
-      candidate_inputs(*ts, lm, options[i], d, sm_ctx);
+      candidate_inputs(*ts, lm, options[i], d, ts->option_ctx[i]);
       d.n_direct = params_.direct_orders;
       direct_inputs(*ts, uint64_t(uint32_t(options[i])) << 1, d.st + 2 * n_contexts_ + 3, d.direct_index);
-      const int32_t s = candidate_mixer_.mix(d.st, d.sets, d.final_set, d.s1);
-      if (s > best_s) {
-        best_s = s;
-        best = d;
-        ts->candidate = options[i];
-        std::copy(sm_ctx, sm_ctx + n_contexts_, ts->candidate_ctx);
-      }
+      d.s = candidate_mixer_.mix(d.st, d.sets, d.final_set, d.s1);
+      if (d.s > best_s) best_s = d.s, ts->chosen = i;
     }
-    const int32_t c = ts->candidate;
+    const int32_t c = ts->candidate = options[ts->chosen];
+    Decision best = ts->option[ts->chosen];
     if (decide(best, token == c)) result = c;
     else excluded = c;
   }

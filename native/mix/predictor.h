@@ -40,24 +40,25 @@ enum class UpdateMode {
 };
 
 struct MixParams {
-  std::vector<ContextSpec> contexts = parse_contexts("o1,o2,o3,o4,o6");
+  std::vector<ContextSpec> contexts = parse_contexts("o1,o2,o3,o4,o6,column,above");
   int table_bits = 20;  // 2^bits buckets (32 bytes each) per context model
   uint32_t count_limit = 255;
   int match_min_len = 6;
   int match_bits = 20;
-  int32_t lr_candidate = 600;  // mixer learning rates
-  int32_t lr_tree = 600;
-  int32_t lr_boost = 0;         // extra learning rate of a fresh weight set ...
-  uint32_t lr_half = 1024;      // ... halved after this many updates of the set
+  int32_t lr_candidate = 300;  // mixer learning rates
+  int32_t lr_tree = 300;
+  int32_t lr_boost = 1000;        // extra learning rate of a fresh weight set ...
+  uint32_t lr_half = 512;       // ... halved after this many updates of the set
   int mixers = 3;               // first-layer mixers per stage (1: no second layer)
-  int32_t lr_final = 300;
-  int apm_rate = 7;
-  bool tree_apm = false;
+  int32_t lr_final = 150;
+  int apm_rate = 6;
+  bool tree_apm = true;
   int direct_orders = 3;     // direct node models: orders 0 ... direct_orders-1 (at most 3)
   int direct_bits = 22;      // 2^bits entries (4 bytes each) shared by the direct models
   int direct_limit = 255;    // their adaptation limit
   bool candidate_stage = true;  // false: tree only
   int candidate_policy = 1;     // 0: the LM's top token; 1: the best rated of several
+  bool train_chosen_only = false;  // true: only the coded candidate's decision trains the mixer
   UpdateMode update_mode = UpdateMode::kPerDecision;
 };
 

@@ -108,6 +108,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--lr2") o.mix.lr_tree = std::stoi(next());
     else if (a == "--apm-rate") o.mix.apm_rate = std::stoi(next());
     else if (a == "--tree-apm") o.mix.tree_apm = true;
+    else if (a == "--train-chosen-only") o.mix.train_chosen_only = true;
     else if (a == "--mixers") o.mix.mixers = std::stoi(next());
     else if (a == "--lr-final") o.mix.lr_final = std::stoi(next());
     else if (a == "--lr-boost") o.mix.lr_boost = std::stoi(next());
