@@ -28,6 +28,7 @@ std::vector<ContextSpec> parse_contexts(const std::string& list) {
   std::vector<ContextSpec> specs;
   std::stringstream ss(list);
   std::string item;
+  int last_order = 0;
   while (std::getline(ss, item, ',')) {
     ContextSpec s;
     if (item == "column") s.kind = ContextKind::kColumn;
@@ -36,6 +37,8 @@ std::vector<ContextSpec> parse_contexts(const std::string& list) {
     else if (item.size() >= 2 && item[0] == 'o') {
       s.order = std::stoi(item.substr(1));
       if (s.order < 1 || s.order > 16) throw std::invalid_argument("context order out of range: " + item);
+      if (s.order <= last_order) throw std::invalid_argument("context orders must ascend: " + item);
+      last_order = s.order;
     } else throw std::invalid_argument("unknown context: " + item);
     specs.push_back(s);
   }
@@ -78,11 +81,7 @@ void context_hashes(const std::vector<ContextSpec>& specs, const History& histor
   for (size_t i = 0; i < specs.size(); ++i) {
     const ContextSpec& c = specs[i];
     switch (c.kind) {
-      case ContextKind::kOrder:
-        if (uint32_t(c.order) < depth) {  // orders out of ascending order: start again
-          s = kHashSeed;
-          depth = 0;
-        }
+      case ContextKind::kOrder:  // listed in ascending order
         for (; depth < uint32_t(c.order); ++depth) s = hash_step(s, back(depth));
         out[i] = hash_finish(s, uint64_t(c.order));
         break;

@@ -11,12 +11,13 @@
 namespace lmzip::mix {
 namespace {
 
-constexpr int32_t kBias = 256;
+constexpr int32_t kBias = 256;  // the constant input: 1 bit of log-odds
+constexpr uint64_t kSaltDirect = 0x444952454354ull, kSaltNode = 0x4E4F4445ull, kSaltTreeApm = 0x54415041ull;
 
 // Bucket of a count: 0, 1, 2, 3, 4-5, 6-9, 10-19, 20+.
 uint32_t count_bucket(uint32_t n) { return n <= 3 ? n : n <= 5 ? 4 : n <= 9 ? 5 : n <= 19 ? 6 : 7; }
 
-// Bucket of a match length: the length itself below 16, then one per power of two.
+// Bucket of a match length: the length itself below 16, then one per power of two up to 31.
 uint32_t length_bucket(uint32_t len) {
   if (len < 16) return len;
   uint32_t b = 16;
@@ -30,9 +31,9 @@ uint32_t escape_q12(uint32_t p_hit) {
   return e < 1 ? 1 : e > 4095 ? 4095 : e;
 }
 
-// stretch of a context's mass on `a` against `b`: the context's candidate counts
-// smoothed with the LM's frequencies by the escape probability e (Q12):
-//   mass(X) = (4096 - e) * n(X) * F + e * f(X) * N
+// A context's opinion of `a` against `b`: its candidate counts n smoothed with the
+// LM's frequencies f by the escape probability e (Q12):
+//   mass(X) = (4096 - e) * n(X) * (f_a + f_b) + e * f(X) * (n_a + n_b)
 int32_t smoothed_stretch(uint64_t n_a, uint64_t n_b, uint64_t f_a, uint64_t f_b, uint32_t e) {
   const uint64_t n = n_a + n_b, f = f_a + f_b;
   const uint64_t mass_a = (4096 - e) * n_a * f + e * f_a * n;
@@ -40,44 +41,46 @@ int32_t smoothed_stretch(uint64_t n_a, uint64_t n_b, uint64_t f_a, uint64_t f_b,
   return stretch_ratio(mass_a, mass_b);
 }
 
+// A tree node [lo, hi) as one number.
+uint64_t node_key(int32_t lo, int32_t hi) { return uint64_t(uint32_t(lo)) << 32 | uint32_t(hi); }
+
 }  // namespace
 
+// One binary decision: its inputs, how they were mixed, what was coded.
 struct MixedPredictor::Decision {
   int32_t st[kMaxInputs];
-  int sets[TwoLayerMixer::kMaxFirst] = {0, 0, 0, 0};  // weight set of each first-layer mixer
-  int final_set = 0;
-  int32_t s1[TwoLayerMixer::kMaxFirst];  // first-layer outputs
-  int32_t s = 0;                         // mixed stretch
   bool tree = false;
-  int bit = 0;
-  uint32_t p_mix = 0;
-  int n_apm = 0;
-  uint32_t apm_index[2] = {0, 0};
-  int n_direct = 0;
+  uint64_t node = 0;        // tree decisions: node_key(lo, hi)
+  int sets[3] = {0, 0, 0};  // weight set of each first-layer mixer
+  int final_set = 0;
+  int32_t s1[3] = {0, 0, 0};  // first-layer outputs
+  int32_t s = 0;              // mixed stretch
+  uint32_t p_mix = 0;         // squash(s)
   uint32_t direct_index[kMaxDirect];
+  uint32_t apm_index[2] = {0, 0};
+  int n_apm = 0;
+  int bit = 0;
 };
 
+// Everything one token's coding observed, kept until it is learnt from.
 struct MixedPredictor::TokenState {
   uint32_t chunk = 0, index = 0;
   int32_t token = -1;
   int32_t prev_token = -1;
   uint64_t hash[kMaxContexts];
   ContextPrediction ctx[kMaxContexts];
-  uint32_t escape[kMaxContexts];  // Q12
-  uint32_t escape_ctx[kMaxContexts];
-  int32_t candidate = -1;  // stage 1's candidate, -1 without stage 1
-  // Stage 1's options (the candidate among them) and their inputs: all of them learn
-  // from the coded token, so the ranking learns which kinds of options come true.
-  static constexpr int kMaxOptions = kMaxContexts + 2;
-  int n_options = 0, chosen = -1;
-  int32_t option_token[kMaxOptions];
-  Decision option[kMaxOptions];
-  uint32_t option_ctx[kMaxOptions][kMaxContexts];  // candidate_map_ context per context model
+  uint32_t escape[kMaxContexts];      // Q12
+  uint32_t escape_ctx[kMaxContexts];  // escape_map_ entry
+  uint64_t direct_ctx[kMaxDirect];    // running hashes of the last 0, 1, 2 tokens
   int32_t match_token = -1;
   uint32_t match_ctx = 0;
   int32_t match_st = 0;
-  uint64_t direct_ctx[kMaxDirect];  // hashes of the last 0, 1, 2 tokens
-  std::vector<Decision> decisions;
+  // Stage 1: the options, their inputs, the chosen one (the candidate).
+  int n_options = 0, chosen = -1;
+  int32_t option_token[kMaxOptions];
+  Decision option[kMaxOptions];
+  uint32_t option_ctx[kMaxOptions][kMaxContexts];  // candidate_map_ entry per context (UINT32_MAX: none)
+  std::vector<Decision> decisions;                 // as coded
 };
 
 MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const VocabInfo& vocab,
@@ -85,12 +88,12 @@ MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const Vocab
     : params_(params),
       n_vocab_(n_vocab),
       n_contexts_(int(params.contexts.size())),
-      n_order_contexts_(int(std::count_if(params.contexts.begin(), params.contexts.end(),
-                                          [](const ContextSpec& c) { return c.kind == ContextKind::kOrder; }))),
+      n_orders_(int(std::count_if(params.contexts.begin(), params.contexts.end(),
+                                  [](const ContextSpec& c) { return c.kind == ContextKind::kOrder; }))),
       vocab_(vocab),
       history_(chunk_token_counts),
-      match_(params.match_bits, params.match_min_len),
       sequences_(chunk_token_counts.size()),
+      match_(params.match_bits, params.match_min_len),
       escape_map_(size_t(kMaxContexts) * 7 * 8, 1023),
       candidate_map_(size_t(kMaxContexts) * 256, 1023),
       match_map_(32 * 4, 1023),
@@ -101,30 +104,26 @@ MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const Vocab
       candidate_apm2_(65536, params.apm_rate),
       tree_apm_(65536, params.apm_rate),
       scratch_(std::make_unique<TokenState>()) {
+  if (n_vocab < 2 || n_vocab > kMaxVocab) throw std::invalid_argument("vocabulary size out of range for mixing");
   if (n_contexts_ > kMaxContexts) throw std::invalid_argument("too many context models");
+  if (params.direct_orders < 0 || params.direct_orders > kMaxDirect) throw std::invalid_argument("direct_orders > 3");
   tables_.reserve(size_t(n_contexts_));
   for (int k = 0; k < n_contexts_; ++k) tables_.emplace_back(params.table_bits, params.count_limit);
-  // Both mixers start from the language model alone: weight 1 on its input.
+  // Both stages start from the language model alone: weight 1.0 on its input.
   std::vector<int32_t> w(size_t(2 * n_contexts_ + 3 + params.direct_orders), 0);
   w[0] = 65536;
-  std::vector<int> sets{7 * (n_order_contexts_ + 1) * 2, 32, 1024};
-  sets.resize(size_t(std::clamp(params.mixers, 1, 3)));
-  candidate_mixer_ = TwoLayerMixer(w, sets, 7, params.lr_candidate, params.lr_boost, params.lr_half, params.lr_final);
+  candidate_mixer_ = TwoLayerMixer(w, {7 * (n_orders_ + 1) * 2, 16 * 2, 1024}, 7, params.lr_candidate,
+                                   params.lr_boost, params.lr_half, params.lr_final);
   w.resize(size_t(n_contexts_ + 3 + params.direct_orders));
-  sets = {4 * 2 * (n_order_contexts_ + 1), 16 * 8, 1024};
-  sets.resize(size_t(std::clamp(params.mixers, 1, 3)));
-  tree_mixer_ = TwoLayerMixer(w, sets, 4, params.lr_tree, params.lr_boost, params.lr_half, params.lr_final);
+  tree_mixer_ = TwoLayerMixer(w, {4 * 2 * (n_orders_ + 1), 16 * 8, 1024}, 4, params.lr_tree, params.lr_boost,
+                              params.lr_half, params.lr_final);
 }
 
 MixedPredictor::~MixedPredictor() = default;
 
-size_t MixedPredictor::memory_bytes() const {
-  size_t m = match_.memory_bytes() + history_.size() * sizeof(int32_t);
-  for (const auto& t : tables_) m += t.memory_bytes();
-  return m;
-}
-
-void MixedPredictor::predict_models(uint32_t chunk, uint32_t index, TokenState& ts) const {
+// What the models say before the token: context lookups, escape estimates, the
+// direct models' contexts, the match model's prediction.
+void MixedPredictor::observe(uint32_t chunk, uint32_t index, TokenState& ts) const {
   const int32_t* tokens = history_.chunk_tokens(chunk);
   const Sequence& seq = sequences_[chunk];
   ts.chunk = chunk;
@@ -140,78 +139,67 @@ void MixedPredictor::predict_models(uint32_t chunk, uint32_t index, TokenState& 
   uint64_t d = kHashSeed;
   for (int j = 0; j < params_.direct_orders; ++j) {
     ts.direct_ctx[j] = d;
-    d = hash_step(d, j < int(index) ? hash_token(tokens[index - 1 - uint32_t(j)]) : 0);
+    d = hash_step(d, uint32_t(j) < index ? hash_token(tokens[index - 1 - uint32_t(j)]) : 0);
   }
   ts.match_token = MatchModel::predicted(seq.match, history_);
   ts.match_ctx = length_bucket(seq.match.len) * 4 + std::min<uint32_t>(seq.match.misses, 3);
   ts.match_st = ts.match_token >= 0 ? stretch(match_map_.p16(ts.match_ctx)) : 0;
 }
 
-// Inputs for "is the token c?": the LM's probability of c, each context's smoothed
-// and learned opinion, the match model's, a bias. Returns the mixer's weight set.
+// Inputs of "is the token c?": the LM's stretch of c, each context's smoothed and
+// learned opinion, the match model's, the bias (the direct models' follow).
 void MixedPredictor::candidate_inputs(const TokenState& ts, const LmTable& lm, int32_t c, Decision& d,
                                       uint32_t* sm_ctx) const {
   int32_t* st = d.st;
   const uint64_t f = lm.total(), fc = lm.freq(c);
   st[0] = stretch_ratio(fc, f - fc);
-  int highest_order = 0, order_seen = 0;
+  int highest_order = 0, orders_seen = 0;
   bool structure_top = false;
   for (int k = 0; k < n_contexts_; ++k) {
     const ContextPrediction& cp = ts.ctx[k];
     const bool is_order = params_.contexts[size_t(k)].kind == ContextKind::kOrder;
-    if (is_order) ++order_seen;
-    if (!cp.found || cp.total == 0) {
-      st[1 + 2 * k] = 0;
-      st[2 + 2 * k] = 0;
+    if (is_order) ++orders_seen;
+    if (cp.n == 0) {
+      st[1 + 2 * k] = st[2 + 2 * k] = 0;
       sm_ctx[k] = UINT32_MAX;
       continue;
     }
     const uint32_t nc = cp.count_of(c);
     const bool top = cp.c[0].token == c;
-    if (nc && is_order) highest_order = order_seen;
+    if (nc && is_order) highest_order = orders_seen;
     if (top && !is_order) structure_top = true;
     st[1 + 2 * k] = smoothed_stretch(nc, cp.total - nc, fc, f - fc, ts.escape[k]);
     sm_ctx[k] = uint32_t(k) * 256 + count_bucket(nc) * 32 + count_bucket(cp.total) * 4 + (top ? 2 : 0) + (cp.n == 1 ? 1 : 0);
     st[2 + 2 * k] = stretch(candidate_map_.p16(sm_ctx[k]));
   }
-  int match_class = 0;
   const int m = 1 + 2 * n_contexts_;
+  int match_class = 0;  // 0 none, 1-3 agrees, 4-6 disagrees (by length)
   if (ts.match_token >= 0) {
-    const MatchState& ms = sequences_[ts.chunk].match;
-    const int len_class = ms.len < 16 ? 0 : ms.len < 32 ? 1 : 2;
+    const uint32_t len = sequences_[ts.chunk].match.len;
+    const int len_class = len < 16 ? 0 : len < 32 ? 1 : 2;
     const bool agree = ts.match_token == c;
     st[m] = agree ? ts.match_st : -ts.match_st;
-    match_class = agree ? 1 + len_class : 4 + len_class;
+    match_class = (agree ? 1 : 4) + len_class;
   } else {
     st[m] = 0;
   }
   st[m + 1] = kBias;
-  d.sets[0] = (match_class * (n_order_contexts_ + 1) + highest_order) * 2 + (structure_top ? 1 : 0);
+  d.sets[0] = (match_class * (n_orders_ + 1) + highest_order) * 2 + (structure_top ? 1 : 0);
   d.sets[1] = std::clamp((st[0] + 4096) >> 9, 0, 15) * 2 + (c == lm.top() ? 1 : 0);
   d.sets[2] = int(uint32_t(ts.prev_token + 1) & 1023);
   d.final_set = match_class;
 }
 
-// The direct models' inputs for a decision identified by `key`: an adaptive
-// probability per (decision, last j tokens), j = 0 ... direct_orders-1.
-void MixedPredictor::direct_inputs(const TokenState& ts, uint64_t key, int32_t* st, uint32_t* index) const {
-  for (int j = 0; j < params_.direct_orders; ++j) {
-    index[j] = uint32_t(hash_finish(hash_step(ts.direct_ctx[j], key), 0x44495245ull + uint64_t(j)) >>
-                        (64 - params_.direct_bits));
-    st[j] = stretch(direct_map_.p16(index[j]));
-  }
-}
-
-// Inputs for "is the token in [mid, hi) rather than [lo, mid)?" (c excluded).
+// Inputs of "is the token in [mid, hi) rather than [lo, mid)?" (excluded left out).
 void MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, int32_t hi, int32_t excluded,
                                  uint64_t fl, uint64_t fr, int depth, Decision& d) const {
   int32_t* st = d.st;
   st[0] = stretch_ratio(fr, fl);
-  int highest_order = 0, order_seen = 0;
+  int highest_order = 0, orders_seen = 0;
   for (int k = 0; k < n_contexts_; ++k) {
     const ContextPrediction& cp = ts.ctx[k];
     const bool is_order = params_.contexts[size_t(k)].kind == ContextKind::kOrder;
-    if (is_order) ++order_seen;
+    if (is_order) ++orders_seen;
     uint32_t nl = 0, nr = 0;
     for (int i = 0; i < cp.n; ++i) {
       const int32_t t = cp.c[i].token;
@@ -222,7 +210,7 @@ void MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, 
       st[1 + k] = 0;
       continue;
     }
-    if (is_order) highest_order = order_seen;
+    if (is_order) highest_order = orders_seen;
     st[1 + k] = smoothed_stretch(nr, nl, fr, fl, ts.escape[k]);
   }
   const int32_t m = ts.match_token;
@@ -230,15 +218,44 @@ void MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, 
   st[1 + n_contexts_] = match_here ? (m >= mid ? ts.match_st : -ts.match_st) : 0;
   st[2 + n_contexts_] = kBias;
   const int depth_class = std::min(depth / 3, 3);
-  d.sets[0] = (depth_class * 2 + (match_here ? 1 : 0)) * (n_order_contexts_ + 1) + highest_order;
+  d.sets[0] = (depth_class * 2 + (match_here ? 1 : 0)) * (n_orders_ + 1) + highest_order;
   d.sets[1] = std::min(depth, 15) * 8 + std::min(std::abs(st[0]) >> 9, 7);
-  d.sets[2] = int(hash_finish(uint64_t(uint32_t(lo)) << 32 | uint32_t(hi), 0x4E4F4445ull) & 1023);
+  d.sets[2] = int(hash_finish(node_key(lo, hi), kSaltNode) & 1023);
   d.final_set = depth_class;
 }
 
+// The direct models' inputs for a decision identified by `key`: an adaptive
+// probability per (decision, last j tokens), j = 0 ... direct_orders-1.
+void MixedPredictor::direct_inputs(const TokenState& ts, uint64_t key, int32_t* st, uint32_t* index) const {
+  for (int j = 0; j < params_.direct_orders; ++j) {
+    index[j] = uint32_t(hash_finish(hash_step(ts.direct_ctx[j], key), kSaltDirect + uint64_t(j)) >>
+                        (64 - params_.direct_bits));
+    st[j] = stretch(direct_map_.p16(index[j]));
+  }
+}
+
+// The probability a decision is coded with: the mixed one averaged with APMs.
+uint32_t MixedPredictor::refine(const TokenState& ts, Decision& d) {
+  d.p_mix = squash(d.s);
+  if (!d.tree) {
+    const uint32_t a1 = candidate_apm1_.predict(d.s, size_t(d.sets[0]));
+    d.apm_index[0] = candidate_apm1_.last_index();
+    const uint32_t ctx2 = (uint32_t(ts.prev_token + 1) * 0x9E3779B1u ^ uint32_t(d.st[0] >> 6)) & 65535;
+    const uint32_t a2 = candidate_apm2_.predict(d.s, ctx2);
+    d.apm_index[1] = candidate_apm2_.last_index();
+    d.n_apm = 2;
+    return clamp_p16((uint64_t(d.p_mix) * 2 + a1 + a2 + 2) >> 2);
+  }
+  const uint64_t ctx = hash_finish(hash_step(hash_step(kHashSeed, hash_token(ts.prev_token)), d.node), kSaltTreeApm) >> 48;
+  const uint32_t a = tree_apm_.predict(d.s, ctx);
+  d.apm_index[0] = tree_apm_.last_index();
+  d.n_apm = 1;
+  return clamp_p16((uint64_t(d.p_mix) + a + 1) >> 1);
+}
+
 void MixedPredictor::learn_decision(const Decision& d) {
-  for (int j = 0; j < d.n_direct; ++j) direct_map_.update(d.direct_index[j], d.bit);
   (d.tree ? tree_mixer_ : candidate_mixer_).update(d.st, d.sets, d.final_set, d.s1, d.s, d.bit);
+  for (int j = 0; j < params_.direct_orders; ++j) direct_map_.update(d.direct_index[j], d.bit);
   if (d.tree) {
     if (d.n_apm > 0) tree_apm_.update_at(d.apm_index[0], d.bit);
   } else {
@@ -247,66 +264,46 @@ void MixedPredictor::learn_decision(const Decision& d) {
   }
 }
 
+// Everything learns from the coded token, in this order (docs/MIXING.md, "Learning").
 void MixedPredictor::learn_token(TokenState& ts) {
   if (params_.update_mode != UpdateMode::kPerDecision)
     for (const Decision& d : ts.decisions) learn_decision(d);
-  history_.set(ts.chunk, ts.index, ts.token);
+  // The options not coded learn as if they had been: "was it this one?"
   for (int i = 0; i < ts.n_options; ++i) {
     const int bit = ts.option_token[i] == ts.token;
-    if (i != ts.chosen && !params_.train_chosen_only) {  // the chosen one learnt as a coded decision
+    if (i != ts.chosen) {
       Decision& d = ts.option[i];
       d.bit = bit;
       d.n_apm = 0;
       learn_decision(d);
     }
-    if (i != ts.chosen && params_.train_chosen_only) continue;
     for (int k = 0; k < n_contexts_; ++k)
       if (ts.option_ctx[i][k] != UINT32_MAX) candidate_map_.update(ts.option_ctx[i][k], bit);
   }
   for (int k = 0; k < n_contexts_; ++k) {
-    if (ts.ctx[k].found) escape_map_.update(ts.escape_ctx[k], ts.ctx[k].count_of(ts.token) > 0);
+    if (ts.ctx[k].n) escape_map_.update(ts.escape_ctx[k], ts.ctx[k].count_of(ts.token) > 0);
     tables_[size_t(k)].update(ts.hash[k], ts.token);
   }
-  Sequence& seq = sequences_[ts.chunk];
   if (ts.match_token >= 0) match_map_.update(ts.match_ctx, ts.match_token == ts.token);
+  history_.set(ts.chunk, ts.index, ts.token);
+  Sequence& seq = sequences_[ts.chunk];
   match_.update(seq.match, history_, ts.chunk, ts.index);
   seq.advance(history_.chunk_tokens(ts.chunk), ts.index, vocab_);
 }
 
 template <class Coder>
 int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, Coder& coder, int32_t token) {
-  std::unique_ptr<TokenState> owned;
+  std::unique_ptr<TokenState> deferred;
   TokenState* ts = scratch_.get();
   if (params_.update_mode == UpdateMode::kPerStep) {
-    owned = std::make_unique<TokenState>();
-    ts = owned.get();
+    deferred = std::make_unique<TokenState>();
+    ts = deferred.get();
   }
   ts->decisions.clear();
-  ts->candidate = -1;
-  ts->n_options = 0;
-  ts->chosen = -1;
-  predict_models(chunk, index, *ts);
-  const bool learn_now = params_.update_mode == UpdateMode::kPerDecision;
+  observe(chunk, index, *ts);
 
   auto decide = [&](Decision& d, int bit_if_known) {
-    const TwoLayerMixer& mixer = d.tree ? tree_mixer_ : candidate_mixer_;
-    const int32_t s = d.s = mixer.mix(d.st, d.sets, d.final_set, d.s1);
-    d.p_mix = squash(s);
-    uint32_t p = d.p_mix;
-    if (!d.tree) {
-      const uint32_t a1 = candidate_apm1_.predict(s, size_t(d.sets[0]) & 4095);
-      d.apm_index[0] = candidate_apm1_.last_index();
-      const uint32_t a2 = candidate_apm2_.predict(
-          s, size_t(uint32_t(ts->prev_token + 1) * 0x9E3779B1u ^ uint32_t(d.st[0] >> 6)) & 65535);
-      d.apm_index[1] = candidate_apm2_.last_index();
-      d.n_apm = 2;
-      p = clamp_p16((uint64_t(p) * 2 + a1 + a2 + 2) >> 2);
-    } else if (params_.tree_apm) {
-      const uint32_t a = tree_apm_.predict(s, size_t(d.direct_index[1 % params_.direct_orders]) & 65535);
-      d.apm_index[0] = tree_apm_.last_index();
-      d.n_apm = 1;
-      p = clamp_p16((uint64_t(p) + a + 1) >> 1);
-    }
+    const uint32_t p = refine(*ts, d);
     d.bit = coder.code(p, bit_if_known);
     if (stats_) {
       const double bits = -std::log2(double(d.bit ? p : 65536 - p) / 65536.0);
@@ -314,78 +311,66 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
       else (d.bit ? stats_->candidate_hit_bits : stats_->candidate_miss_bits) += bits;
       if (!d.tree && d.bit) ++stats_->candidate_hits;
     }
-    if (learn_now) learn_decision(d);
+    if (params_.update_mode == UpdateMode::kPerDecision) learn_decision(d);
     ts->decisions.push_back(d);
     return d.bit;
   };
 
-  int32_t excluded = -1;
-  int32_t result = -1;
-  if (params_.candidate_stage) {
-    // The candidate: of the LM's top token, the match model's prediction and each
-    // context's most counted token, the one the candidate mixer rates highest
-    // (the first of them on a tie).
-    int32_t options[kMaxContexts + 2];
-    int n_options = 0;
-    auto offer = [&](int32_t t) {
-      if (t < 0) return;
-      for (int i = 0; i < n_options; ++i)
-        if (options[i] == t) return;
-      options[n_options++] = t;
-    };
-    offer(lm.top());
-    if (params_.candidate_policy > 0) {
-      offer(ts->match_token);
-      for (int k = n_contexts_ - 1; k >= 0; --k)
-        if (ts->ctx[k].n) offer(ts->ctx[k].c[0].token);
-    }
-    int32_t best_s = INT32_MIN;
-    ts->n_options = n_options;
-    for (int i = 0; i < n_options; ++i) {
-      Decision& d = ts->option[i];
-      ts->option_token[i] = options[i];
-      d.tree = false;
-      candidate_inputs(*ts, lm, options[i], d, ts->option_ctx[i]);
-      d.n_direct = params_.direct_orders;
-      direct_inputs(*ts, uint64_t(uint32_t(options[i])) << 1, d.st + 2 * n_contexts_ + 3, d.direct_index);
-      d.s = candidate_mixer_.mix(d.st, d.sets, d.final_set, d.s1);
-      if (d.s > best_s) best_s = d.s, ts->chosen = i;
-    }
-    const int32_t c = ts->candidate = options[ts->chosen];
-    Decision best = ts->option[ts->chosen];
-    if (decide(best, token == c)) result = c;
-    else excluded = c;
+  // ---- stage 1: the options, in order: the LM's top token, the match model's
+  // prediction, each context's most counted token from the last context to the
+  // first; the first occurrence of each token counts.
+  ts->n_options = 0;
+  auto offer = [&](int32_t t) {
+    if (t < 0) return;
+    for (int i = 0; i < ts->n_options; ++i)
+      if (ts->option_token[i] == t) return;
+    ts->option_token[ts->n_options++] = t;
+  };
+  offer(lm.top());
+  offer(ts->match_token);
+  for (int k = n_contexts_ - 1; k >= 0; --k)
+    if (ts->ctx[k].n) offer(ts->ctx[k].c[0].token);
+  // The candidate is the option mixed most likely (the first on a tie).
+  ts->chosen = 0;
+  for (int i = 0; i < ts->n_options; ++i) {
+    Decision& d = ts->option[i];
+    d.tree = false;
+    candidate_inputs(*ts, lm, ts->option_token[i], d, ts->option_ctx[i]);
+    direct_inputs(*ts, uint64_t(uint32_t(ts->option_token[i])) << 1, d.st + 2 * n_contexts_ + 3, d.direct_index);
+    d.s = candidate_mixer_.mix(d.st, d.sets, d.final_set, d.s1);
+    if (d.s > ts->option[ts->chosen].s) ts->chosen = i;
   }
+  const int32_t c = ts->option_token[ts->chosen];
+  Decision first = ts->option[ts->chosen];
+  int32_t result = decide(first, token == c) ? c : -1;
+
+  // ---- stage 2: down the tree over [0, n_vocab), c excluded.
   if (result < 0) {
     int32_t lo = 0, hi = n_vocab_;
     int depth = 0;
-    const uint64_t fx = excluded >= 0 ? lm.freq(excluded) : 0;
+    const uint64_t fc = lm.freq(c);
     while (hi - lo > 1) {
       const int32_t mid = lo + (hi - lo) / 2;
       uint64_t fl = lm.mass(lo, mid), fr = lm.mass(mid, hi);
-      if (excluded >= lo && excluded < hi) (excluded < mid ? fl : fr) -= fx;
-      if (fl == 0) {
-        lo = mid;
-        continue;
-      }
-      if (fr == 0) {
-        hi = mid;
+      if (c >= lo && c < hi) (c < mid ? fl : fr) -= fc;
+      if (fl == 0 || fr == 0) {  // one side holds only c: no decision
+        (fl == 0 ? lo : hi) = mid;
         continue;
       }
       Decision d;
       d.tree = true;
-      node_inputs(*ts, lo, mid, hi, excluded, fl, fr, depth, d);
-      d.n_direct = params_.direct_orders;
-      direct_inputs(*ts, (uint64_t(uint32_t(lo)) << 32 | uint32_t(hi)) << 1 | 1, d.st + n_contexts_ + 3, d.direct_index);
-      if (decide(d, token >= mid)) lo = mid;
-      else hi = mid;
+      d.node = node_key(lo, hi);
+      node_inputs(*ts, lo, mid, hi, c, fl, fr, depth, d);
+      direct_inputs(*ts, node_key(lo, hi) << 1 | 1, d.st + n_contexts_ + 3, d.direct_index);
+      d.s = tree_mixer_.mix(d.st, d.sets, d.final_set, d.s1);
+      (decide(d, token >= mid) ? lo : hi) = mid;
       ++depth;
     }
     result = lo;
   }
   ts->token = result;
   if (stats_) ++stats_->tokens;
-  if (params_.update_mode == UpdateMode::kPerStep) pending_.push_back(std::move(owned));
+  if (params_.update_mode == UpdateMode::kPerStep) pending_.push_back(std::move(deferred));
   else learn_token(*ts);
   return result;
 }

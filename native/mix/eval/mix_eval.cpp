@@ -53,6 +53,7 @@ struct Options {
   std::string scope = "block";
   bool stats = false, verify = true, no_lm = false, all_chunks = false, cache = true, lm_only = false, quiet = false;
   int repeat = 1, dump_tokens = 0;
+  int table_bits = 0, match_bits = 0, direct_bits = 0;  // 0: MixParams::for_block
   MixParams mix;
 };
 
@@ -63,7 +64,8 @@ void usage() {
       "  --scope block|lane|chunk   history the adaptive models see (block)\n"
       "  --update decision|token|step   when they learn (decision)\n"
       "  --contexts o1,o2,o3,o4,o6[,column,above,word] --table-bits 20 --count-limit 255 --match-min 6 --match-bits 20\n"
-      "  --lr1 600 --lr2 600 --apm-rate 7 --no-candidate\n"
+      "  --lr1 300 --lr2 300 --lr-boost 1000 --lr-half 512 --lr-final 150 --apm-rate 6\n"
+      "  --direct 3 --direct-bits 22 --direct-limit 255\n"
       "  --no-lm          code with the adaptive models alone (flat LM table)\n"
       "  --all-chunks     also code chunks the compressor would not give the model\n"
       "  --lm-only        only evaluate/cache the LM and report (a)\n"
@@ -100,24 +102,19 @@ Options parse(int argc, char** argv) {
       const std::string m = next();
       o.mix.update_mode = m == "token" ? UpdateMode::kPerToken : m == "step" ? UpdateMode::kPerStep : UpdateMode::kPerDecision;
     } else if (a == "--contexts") o.mix.contexts = parse_contexts(next());
-    else if (a == "--table-bits") o.mix.table_bits = std::stoi(next());
+    else if (a == "--table-bits") o.table_bits = std::stoi(next());
     else if (a == "--count-limit") o.mix.count_limit = uint32_t(std::stoul(next()));
     else if (a == "--match-min") o.mix.match_min_len = std::stoi(next());
-    else if (a == "--match-bits") o.mix.match_bits = std::stoi(next());
+    else if (a == "--match-bits") o.match_bits = std::stoi(next());
     else if (a == "--lr1") o.mix.lr_candidate = std::stoi(next());
     else if (a == "--lr2") o.mix.lr_tree = std::stoi(next());
     else if (a == "--apm-rate") o.mix.apm_rate = std::stoi(next());
-    else if (a == "--tree-apm") o.mix.tree_apm = true;
-    else if (a == "--train-chosen-only") o.mix.train_chosen_only = true;
-    else if (a == "--mixers") o.mix.mixers = std::stoi(next());
     else if (a == "--lr-final") o.mix.lr_final = std::stoi(next());
     else if (a == "--lr-boost") o.mix.lr_boost = std::stoi(next());
     else if (a == "--lr-half") o.mix.lr_half = uint32_t(std::stoul(next()));
     else if (a == "--direct") o.mix.direct_orders = std::stoi(next());
-    else if (a == "--direct-bits") o.mix.direct_bits = std::stoi(next());
+    else if (a == "--direct-bits") o.direct_bits = std::stoi(next());
     else if (a == "--direct-limit") o.mix.direct_limit = std::stoi(next());
-    else if (a == "--no-candidate") o.mix.candidate_stage = false;
-    else if (a == "--candidate-policy") o.mix.candidate_policy = std::stoi(next());
     else if (a == "--no-lm") o.no_lm = true;
     else if (a == "--all-chunks") o.all_chunks = true;
     else if (a == "--lm-only") o.lm_only = true;
@@ -411,6 +408,20 @@ int main(int argc, char** argv) {
     }
 
     const auto steps = schedule(counts, o.lanes);
+    {
+      const MixParams sized = MixParams::for_block(tokens);
+      o.mix.table_bits = o.table_bits ? o.table_bits : sized.table_bits;
+      o.mix.match_bits = o.match_bits ? o.match_bits : sized.match_bits;
+      o.mix.direct_bits = o.direct_bits ? o.direct_bits : sized.direct_bits;
+      // What a file would carry, and what a decoder would make of it.
+      const std::vector<uint8_t> bytes = serialize_params(o.mix);
+      o.mix = parse_params(bytes.data(), bytes.size());
+      std::string contexts;
+      for (const auto& c : o.mix.contexts) contexts += (contexts.empty() ? "" : ",") + c.name();
+      std::printf("mixing: %zu parameter bytes, contexts %s, tables 2^%d, match 2^%d, direct 2^%d: %.1f MB of tables\n",
+                  bytes.size(), contexts.c_str(), o.mix.table_bits, o.mix.match_bits, o.mix.direct_bits,
+                  double(o.mix.memory_bytes()) / 1e6);
+    }
     std::vector<std::string> pieces(static_cast<size_t>(n_vocab));
     for (int t = 0; t < n_vocab; ++t) pieces[size_t(t)] = model->piece(t);
     const VocabInfo vocab(pieces);
