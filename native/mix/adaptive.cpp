@@ -1,5 +1,7 @@
 #include "adaptive.h"
 
+#include <algorithm>
+
 namespace lmzip::mix {
 
 // ---- StateMap ---------------------------------------------------------------------
@@ -48,20 +50,25 @@ Mixer::Mixer(const std::vector<int32_t>& initial_weights, int sets, int32_t lear
 
 int32_t Mixer::dot(const int32_t* st, int set) const {
   const int32_t* w = &w_[size_t(set) * size_t(n_)];
+  const int n = n_;
   int64_t sum = 0;
-  for (int i = 0; i < n_; ++i) sum += int64_t(w[i]) * st[i];
+  for (int i = 0; i < n; ++i) sum += int64_t(w[i]) * st[i];
   return clamp_stretch(round_shift(sum, 16));
 }
 
-void Mixer::update(const int32_t* st, int set, uint32_t p16, int bit) {
-  int32_t* w = &w_[size_t(set) * size_t(n_)];
+void Mixer::update(const int32_t* __restrict st, int set, uint32_t p16, int bit) {
+  int32_t* __restrict w = &w_[size_t(set) * size_t(n_)];
   uint32_t& updates = updates_[size_t(set)];
   const int64_t rate = lr_ + int64_t(boost_) * half_ / (uint64_t(half_) + updates);
   if (updates != UINT32_MAX) ++updates;
+  // The step per unit of input: error (p16 units) times rate, in 1/2^14 of a weight
+  // unit per stretch unit; bounded so that st * e fits 31 bits.
   const int64_t err = (int64_t(bit) << 16) - int64_t(p16);
-  for (int i = 0; i < n_; ++i) {
-    const int64_t v = w[i] + round_shift(int64_t(st[i]) * err * rate, 24);
-    w[i] = int32_t(v > kMaxWeight ? kMaxWeight : v < -kMaxWeight ? -kMaxWeight : v);
+  const int32_t e = int32_t(std::clamp<int64_t>(round_shift(err * rate, 10), -kMaxStep, kMaxStep));
+  const int n = n_;
+  for (int i = 0; i < n; ++i) {
+    const int32_t v = w[i] + ((st[i] * e + 8192) >> 14);
+    w[i] = v > kMaxWeight ? kMaxWeight : v < -kMaxWeight ? -kMaxWeight : v;
   }
 }
 

@@ -47,11 +47,13 @@ class Apm {
 };
 
 // Logistic mixing: p = squash(sum w_i * st_i), one weight vector per selected set,
-// trained online to minimise coding cost: w_i += lr * st_i * (bit - p).
+// trained online to minimise coding cost: w_i += lr * st_i * (bit - p)
+// (exactly: e = clamp(round(err * rate / 2^10)), w_i += (st_i * e + 2^13) >> 14).
 // Weights are Q16 (65536 = 1.0); inputs are stretches (1/256 bit of log-odds).
 class Mixer {
  public:
   static constexpr int32_t kMaxWeight = 1 << 22;  // |w| <= 64.0
+  static constexpr int32_t kMaxStep = (1 << 18) - 1;
   // initial_weights[i] starts input i's weight in every set. A set's learning rate
   // starts at learning_rate + boost and decays towards learning_rate:
   //   rate = learning_rate + boost * half / (half + updates of the set).

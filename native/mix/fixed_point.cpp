@@ -44,10 +44,21 @@ int32_t stretch_ratio(uint64_t a, uint64_t b) {
   return clamp_stretch(round_shift(d, 8));
 }
 
-int32_t stretch(uint32_t p16) {
-  const uint32_t p = clamp_p16(p16);
-  return stretch_ratio(p, kProbOne - p);
-}
+namespace {
+// stretch of every p16, computed once with stretch_ratio (the same values, faster).
+struct StretchTable {
+  int16_t t[65536];
+  StretchTable() {
+    for (uint32_t p = 0; p < 65536; ++p) {
+      const uint32_t q = clamp_p16(p);
+      t[p] = int16_t(stretch_ratio(q, kProbOne - q));
+    }
+  }
+};
+const StretchTable kStretchTable;
+}  // namespace
+
+int32_t stretch(uint32_t p16) { return kStretchTable.t[p16 > 65535 ? 65535 : p16]; }
 
 uint32_t squash(int32_t s) { return kSquashTable[size_t(clamp_stretch(s) + kStretchMax)]; }
 
