@@ -349,12 +349,15 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
     int32_t lo = 0, hi = n_vocab_;
     int depth = 0;
     const uint64_t fc = lm.freq(c);
+    uint64_t node_mass = lm.total();  // of [lo, hi), c included
     while (hi - lo > 1) {
       const int32_t mid = lo + (hi - lo) / 2;
-      uint64_t fl = lm.mass(lo, mid), fr = lm.mass(mid, hi);
+      const uint64_t left = lm.mass(lo, mid);
+      uint64_t fl = left, fr = node_mass - left;
       if (c >= lo && c < hi) (c < mid ? fl : fr) -= fc;
       if (fl == 0 || fr == 0) {  // one side holds only c: no decision
-        (fl == 0 ? lo : hi) = mid;
+        if (fl == 0) lo = mid, node_mass -= left;
+        else hi = mid, node_mass = left;
         continue;
       }
       Decision d;
@@ -363,7 +366,8 @@ int32_t MixedPredictor::code(uint32_t chunk, uint32_t index, const LmTable& lm, 
       node_inputs(*ts, lo, mid, hi, c, fl, fr, depth, d);
       direct_inputs(*ts, node_key(lo, hi) << 1 | 1, d.st + n_contexts_ + 3, d.direct_index);
       d.s = tree_mixer_.mix(d.st, d.sets, d.final_set, d.s1);
-      (decide(d, token >= mid) ? lo : hi) = mid;
+      if (decide(d, token >= mid)) lo = mid, node_mass -= left;
+      else hi = mid, node_mass = left;
       ++depth;
     }
     result = lo;
