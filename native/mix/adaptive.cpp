@@ -19,8 +19,9 @@ void StateMap::update(size_t ctx, int bit) {
 
 // ---- Apm --------------------------------------------------------------------------
 Apm::Apm(size_t contexts, int rate) : t_(contexts * 33), rate_(rate) {
-  for (size_t c = 0; c < contexts; ++c)
-    for (int j = 0; j < 33; ++j) t_[c * 33 + size_t(j)] = uint16_t(squash((j - 16) * 256));
+  uint16_t row[33];  // the identity: point j is squash((j - 16) * 256)
+  for (int j = 0; j < 33; ++j) row[j] = uint16_t(squash((j - 16) * 256));
+  for (size_t c = 0; c < contexts; ++c) std::copy(row, row + 33, t_.begin() + ptrdiff_t(c * 33));
 }
 
 uint32_t Apm::predict(int32_t st, size_t ctx) {

@@ -52,7 +52,7 @@ struct Options {
   uint64_t chunk_size = 0;  // 0: the compressor's default for this input and lane count
   std::string scope = "block";
   bool stats = false, verify = true, no_lm = false, all_chunks = false, cache = true, lm_only = false, quiet = false;
-  int repeat = 1, dump_tokens = 0;
+  int repeat = 1, dump_tokens = 0, speed = 0;
   int table_bits = 0, match_bits = 0, direct_bits = 0;  // 0: MixParams::for_block
   MixParams mix;
 };
@@ -69,7 +69,8 @@ void usage() {
       "  --no-lm          code with the adaptive models alone (flat LM table)\n"
       "  --all-chunks     also code chunks the compressor would not give the model\n"
       "  --lm-only        only evaluate/cache the LM and report (a)\n"
-      "  --no-verify --no-cache --cache-dir D --repeat N (time the mixing N times)");
+      "  --no-verify --no-cache --cache-dir D --repeat N (time the mixing N times)\n"
+      "  --speed N        CPU time per token of each part, first N tokens, 1 lane");
 }
 
 std::vector<int> parse_list(const std::string& s) {
@@ -125,6 +126,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--stats") o.stats = true;
     else if (a == "--dump-tokens") o.dump_tokens = std::stoi(next());
+    else if (a == "--speed") o.speed = std::stoi(next());
     else if (a == "--help" || a == "-h") {
       usage();
       std::exit(0);
@@ -321,6 +323,103 @@ class Scope {
   MixedPredictor::Stats* stats_ = nullptr;
 };
 
+// --speed N: CPU time per token of each part of a step on the first N tokens of the
+// first chunk, 1 lane: llama_decode, logits -> frequencies, then coding the token
+// with the LM alone (the engine's linear cumulative sum / search) or mixed. Encoding
+// and decoding run over frequencies kept in memory, `repeat` times.
+int speed_mode(const Options& o, Model& model, Chunk& ch, const VocabInfo& vocab) {
+  const int n_vocab = model.n_vocab();
+  const size_t n = std::min<size_t>(size_t(o.speed), ch.plan.tokens.size());
+  ch.plan.tokens.resize(n);
+  llama_context_params cp = llama_context_default_params();
+  cp.n_seq_max = 1;
+  cp.n_ctx = uint32_t(o.window);
+  cp.n_batch = std::max<uint32_t>(uint32_t(o.overlap + 1), std::min<uint32_t>(uint32_t(o.window), 512));
+  cp.n_threads = cp.n_threads_batch = o.threads;
+  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.kv_unified = false;
+  cp.no_perf = true;
+  llama_context* ctx = llama_init_from_model(model.llama(), cp);
+  if (!ctx) throw std::runtime_error("cannot create a llama context");
+  double t0 = cpu_seconds();
+  evaluate_chunk(ctx, model, o, ch);
+  const double t_decode = cpu_seconds() - t0;
+  llama_free(ctx);
+  std::vector<uint32_t> freqs(n * size_t(n_vocab));
+  std::vector<uint64_t> totals(n);
+  t0 = cpu_seconds();
+  for (size_t i = 0; i < n; ++i)
+    totals[i] = logits_to_freqs(&ch.logits[i * size_t(n_vocab)], n_vocab, &freqs[i * size_t(n_vocab)]);
+  const double t_freqs = cpu_seconds() - t0;
+  const auto& tokens = ch.plan.tokens;
+  const std::vector<uint32_t> counts{uint32_t(n)};
+  double t_lm_enc = 0, t_lm_dec = 0, t_mix_enc = 0, t_mix_dec = 0;
+  for (int rep = 0; rep < o.repeat; ++rep) {
+    std::vector<uint8_t> lm_bytes, mix_bytes;
+    t0 = cpu_seconds();
+    {  // the engine today: cumulative sum up to the token, encode
+      RangeEncoder enc(lm_bytes);
+      for (size_t i = 0; i < n; ++i) {
+        const uint32_t* f = &freqs[i * size_t(n_vocab)];
+        uint64_t cum = 0;
+        for (llama_token t = 0; t < tokens[i]; ++t) cum += f[t];
+        enc.encode(cum, f[tokens[i]], totals[i]);
+      }
+      enc.finish();
+    }
+    t_lm_enc += cpu_seconds() - t0;
+    t0 = cpu_seconds();
+    {  // ... and its linear search
+      RangeDecoder dec(lm_bytes.data(), lm_bytes.size());
+      for (size_t i = 0; i < n; ++i) {
+        const uint32_t* f = &freqs[i * size_t(n_vocab)];
+        const uint64_t target = dec.target(totals[i]);
+        uint64_t cum = 0;
+        llama_token t = 0;
+        while (t + 1 < n_vocab && cum + f[t] <= target) cum += f[t++];
+        dec.consume(cum, f[t]);
+        if (t != tokens[i]) throw std::runtime_error("LM-alone decode mismatch");
+      }
+    }
+    t_lm_dec += cpu_seconds() - t0;
+    LmTable lm;
+    t0 = cpu_seconds();
+    {
+      MixedPredictor p(o.mix, n_vocab, vocab, counts);
+      RangeEncoder enc(mix_bytes);
+      BitEncoder bits(enc);
+      for (size_t i = 0; i < n; ++i) {
+        lm.build(&freqs[i * size_t(n_vocab)], n_vocab);
+        p.code(0, uint32_t(i), lm, bits, tokens[i]);
+      }
+      enc.finish();
+    }
+    t_mix_enc += cpu_seconds() - t0;
+    t0 = cpu_seconds();
+    {
+      MixedPredictor p(o.mix, n_vocab, vocab, counts);
+      RangeDecoder dec(mix_bytes.data(), mix_bytes.size());
+      BitDecoder bits(dec);
+      for (size_t i = 0; i < n; ++i) {
+        lm.build(&freqs[i * size_t(n_vocab)], n_vocab);
+        if (p.code(0, uint32_t(i), lm, bits, -1) != tokens[i]) throw std::runtime_error("mixed decode mismatch");
+      }
+    }
+    t_mix_dec += cpu_seconds() - t0;
+    if (rep == 0)
+      std::printf("%zu tokens: LM alone %zu bytes, mixed %zu bytes\n", n, lm_bytes.size(), mix_bytes.size());
+  }
+  const double us = 1e6 / double(n), r = 1.0 / o.repeat;
+  const double step = t_decode * us, fq = t_freqs * us;
+  std::printf("CPU us/token: llama_decode %.1f, logits->freqs %.1f | LM-alone encode %.2f decode %.2f | mixed encode %.2f "
+              "decode %.2f\n",
+              step, fq, t_lm_enc * us * r, t_lm_dec * us * r, t_mix_enc * us * r, t_mix_dec * us * r);
+  std::printf("compress %.2f%% slower with mixing, decompress %.2f%% slower (per token, 1 lane)\n",
+              100.0 * (t_mix_enc - t_lm_enc) * us * r / (step + fq + t_lm_enc * us * r),
+              100.0 * (t_mix_dec - t_lm_dec) * us * r / (step + fq + t_lm_dec * us * r));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -367,6 +466,14 @@ int main(int argc, char** argv) {
                 o.file.c_str(), static_cast<unsigned long long>(o.offset), n, chunks.size(),
                 static_cast<unsigned long long>(chunk_size), tokens, double(coded_bytes) / double(std::max<size_t>(tokens, 1)),
                 byte_tokens, skipped, n_vocab);
+
+    if (o.speed) {
+      std::vector<std::string> pieces(static_cast<size_t>(n_vocab));
+      for (int t = 0; t < n_vocab; ++t) pieces[size_t(t)] = model->piece(t);
+      const MixParams sized = MixParams::for_block(chunks[0].plan.tokens.size());
+      o.mix.table_bits = sized.table_bits, o.mix.match_bits = sized.match_bits, o.mix.direct_bits = sized.direct_bits;
+      return speed_mode(o, *model, chunks[0], VocabInfo(pieces));
+    }
 
     // ---- LM logits per chunk (cached) ----
     double lm_eval_cpu = 0;
