@@ -120,6 +120,7 @@ MixParams parse_params(const uint8_t* data, size_t size) {
   p.apm_rate = int(in_range(r.u8(), 1, 15, "apm_rate"));
   p.update_mode = UpdateMode(in_range(r.u8(), 0, 2, "update_mode"));
   if (r.pos != size) throw std::invalid_argument("mixing parameters have trailing bytes");
+  if (p.memory_bytes() > kMaxMemory) throw std::invalid_argument("mixing parameters ask for more than 512 MiB of tables");
   return p;
 }
 

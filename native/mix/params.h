@@ -1,6 +1,7 @@
 // The mixed coder's parameters and their bytes in a file's header (the coding
 // method's parameter bytes; layout in docs/MIXING.md, "Parameters").
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ struct MixParams {
 };
 
 constexpr uint8_t kParamsVersion = 1;
+// A decoder refuses parameters whose tables (MixParams::memory_bytes) exceed this.
+constexpr size_t kMaxMemory = size_t(512) << 20;
 
 std::vector<uint8_t> serialize_params(const MixParams& p);
 // Throws std::invalid_argument naming the first field out of range.

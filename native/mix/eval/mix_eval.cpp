@@ -33,6 +33,7 @@
 #include "model.h"
 #include "predictor.h"
 #include "range_coder.h"
+#include "schedule.h"
 
 using namespace lmzip;
 using namespace lmzip::mix;
@@ -256,36 +257,6 @@ void store_cached(const std::string& path, const Chunk& ch) {
     f.write(reinterpret_cast<const char*>(ch.logits.data()), std::streamsize(ch.logits.size() * sizeof(float)));
   }
   std::rename(tmp.c_str(), path.c_str());
-}
-
-// The lane schedule of docs/FORMAT.md: which (chunk, token) each lane codes per step.
-struct Slot {
-  uint32_t chunk, index;
-  int lane;
-};
-std::vector<std::vector<Slot>> schedule(const std::vector<uint32_t>& counts, int lanes) {
-  std::vector<std::vector<Slot>> steps;
-  std::vector<int> lane_chunk(size_t(lanes), -1);
-  std::vector<uint32_t> coded(size_t(lanes), 0);
-  size_t next = 0;
-  auto assign = [&](int l) {
-    while (next < counts.size() && counts[next] == 0) ++next;
-    lane_chunk[size_t(l)] = next < counts.size() ? int(next++) : -1;
-    coded[size_t(l)] = 0;
-  };
-  for (int l = 0; l < lanes; ++l) assign(l);
-  while (true) {
-    std::vector<Slot> step;
-    for (int l = 0; l < lanes; ++l)
-      if (lane_chunk[size_t(l)] >= 0) step.push_back({uint32_t(lane_chunk[size_t(l)]), coded[size_t(l)], l});
-    if (step.empty()) break;
-    for (int l = 0; l < lanes; ++l) {
-      if (lane_chunk[size_t(l)] < 0) continue;
-      if (++coded[size_t(l)] == counts[size_t(lane_chunk[size_t(l)])]) assign(l);
-    }
-    steps.push_back(std::move(step));
-  }
-  return steps;
 }
 
 // Maps each chunk to the predictor that codes it under a history scope:
@@ -514,7 +485,7 @@ int main(int argc, char** argv) {
                     1e6 * lm_eval_cpu / double(lm_eval_tokens));
     }
 
-    const auto steps = schedule(counts, o.lanes);
+    const auto steps = lane_schedule(counts, o.lanes);
     {
       const MixParams sized = MixParams::for_block(tokens);
       o.mix.table_bits = o.table_bits ? o.table_bits : sized.table_bits;
