@@ -80,6 +80,8 @@ std::vector<uint8_t> serialize_params(const MixParams& p) {
   u16(uint32_t(p.lr_boost));
   u16(p.lr_half);
   u16(uint32_t(p.lr_final));
+  u16(p.init_lm_weight);
+  u16(p.init_context_weight);
   u8(uint32_t(p.apm_rate));
   u8(uint32_t(p.update_mode));
   return out;
@@ -117,6 +119,8 @@ MixParams parse_params(const uint8_t* data, size_t size) {
   p.lr_boost = int32_t(in_range(r.u16(), 0, 16383, "lr_boost"));
   p.lr_half = in_range(r.u16(), 1, 65535, "lr_half");
   p.lr_final = int32_t(in_range(r.u16(), 0, 16383, "lr_final"));
+  p.init_lm_weight = in_range(r.u16(), 0, 16384, "init_lm_weight");
+  p.init_context_weight = in_range(r.u16(), 0, 16384, "init_context_weight");
   p.apm_rate = int(in_range(r.u8(), 1, 15, "apm_rate"));
   p.update_mode = UpdateMode(in_range(r.u8(), 0, 2, "update_mode"));
   if (r.pos != size) throw std::invalid_argument("mixing parameters have trailing bytes");

@@ -32,6 +32,8 @@ struct MixParams {
   int32_t lr_boost = 1000;      // extra learning rate of a fresh weight set ...
   uint32_t lr_half = 512;       // ... halved after this many updates of the set
   int32_t lr_final = 150;       // final mixer learning rate
+  uint32_t init_lm_weight = 3072;      // first-layer initial weights in 1/4096: the LM's input ...
+  uint32_t init_context_weight = 512;  // ... and each context's and direct model's
   int apm_rate = 6;             // APM points move 1/2^rate towards each outcome
   UpdateMode update_mode = UpdateMode::kPerDecision;
 

@@ -109,12 +109,17 @@ MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const Vocab
   if (params.direct_orders < 0 || params.direct_orders > kMaxDirect) throw std::invalid_argument("direct_orders > 3");
   tables_.reserve(size_t(n_contexts_));
   for (int k = 0; k < n_contexts_; ++k) tables_.emplace_back(params.table_bits, params.count_limit);
-  // Both stages start from the language model alone: weight 1.0 on its input.
-  std::vector<int32_t> w(size_t(2 * n_contexts_ + 3 + params.direct_orders), 0);
-  w[0] = 65536;
+  // Initial weights: init_lm_weight on the LM's input, init_context_weight on each
+  // context's and direct model's, 0 on the match model's and the bias (Q12 -> Q16).
+  const int32_t w_lm = int32_t(params.init_lm_weight) << 4, w_ctx = int32_t(params.init_context_weight) << 4;
+  std::vector<int32_t> w(size_t(2 * n_contexts_ + 3 + params.direct_orders), w_ctx);
+  w[0] = w_lm;
+  w[size_t(1 + 2 * n_contexts_)] = w[size_t(2 + 2 * n_contexts_)] = 0;
   candidate_mixer_ = TwoLayerMixer(w, {7 * (n_orders_ + 1) * 2, 16 * 2, 1024}, 7, params.lr_candidate,
                                    params.lr_boost, params.lr_half, params.lr_final);
-  w.resize(size_t(n_contexts_ + 3 + params.direct_orders));
+  w.assign(size_t(n_contexts_ + 3 + params.direct_orders), w_ctx);
+  w[0] = w_lm;
+  w[size_t(1 + n_contexts_)] = w[size_t(2 + n_contexts_)] = 0;
   tree_mixer_ = TwoLayerMixer(w, {4 * 2 * (n_orders_ + 1), 16 * 8, 1024}, 4, params.lr_tree, params.lr_boost,
                               params.lr_half, params.lr_final);
 }

@@ -313,7 +313,7 @@ TEST(params_round_trip_and_validation) {
   CHECK(MixParams::for_block(1).table_bits == 12 && MixParams::for_block(1u << 30).table_bits == 20);
   p.update_mode = UpdateMode::kPerStep;
   const std::vector<uint8_t> bytes = serialize_params(p);
-  CHECK(bytes.size() == 22 + p.contexts.size());
+  CHECK(bytes.size() == 26 + p.contexts.size());
   const MixParams q = parse_params(bytes.data(), bytes.size());
   CHECK(serialize_params(q) == bytes);
   CHECK(q.update_mode == UpdateMode::kPerStep && q.contexts.size() == 7 && q.contexts[6].kind == ContextKind::kAbove);

@@ -66,7 +66,7 @@ void usage() {
       "  --update decision|token|step   when they learn (decision)\n"
       "  --contexts o1,o2,o3,o4,o6[,column,above,word] --table-bits 20 --count-limit 255 --match-min 6 --match-bits 20\n"
       "  --lr1 300 --lr2 300 --lr-boost 1000 --lr-half 512 --lr-final 150 --apm-rate 6\n"
-      "  --direct 3 --direct-bits 22 --direct-limit 255\n"
+      "  --direct 3 --direct-bits 22 --direct-limit 255 --init-lm 3072 --init-context 512 (1/4096)\n"
       "  --no-lm          code with the adaptive models alone (flat LM table)\n"
       "  --all-chunks     also code chunks the compressor would not give the model\n"
       "  --lm-only        only evaluate/cache the LM and report (a)\n"
@@ -112,6 +112,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--lr2") o.mix.lr_tree = std::stoi(next());
     else if (a == "--apm-rate") o.mix.apm_rate = std::stoi(next());
     else if (a == "--lr-final") o.mix.lr_final = std::stoi(next());
+    else if (a == "--init-lm") o.mix.init_lm_weight = uint32_t(std::stoul(next()));
+    else if (a == "--init-context") o.mix.init_context_weight = uint32_t(std::stoul(next()));
     else if (a == "--lr-boost") o.mix.lr_boost = std::stoi(next());
     else if (a == "--lr-half") o.mix.lr_half = uint32_t(std::stoul(next()));
     else if (a == "--direct") o.mix.direct_orders = std::stoi(next());
