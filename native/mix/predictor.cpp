@@ -12,7 +12,8 @@ namespace lmzip::mix {
 namespace {
 
 constexpr int32_t kBias = 256;  // the constant input: 1 bit of log-odds
-constexpr uint64_t kSaltDirect = 0x444952454354ull, kSaltNode = 0x4E4F4445ull, kSaltTreeApm = 0x54415041ull;
+constexpr uint64_t kSaltDirect = 0x444952454354ull, kSaltNode = 0x4E4F4445ull, kSaltTreeApm = 0x54415041ull,
+                   kSaltSets = 0x53455453ull;
 
 // Bucket of a count: 0, 1, 2, 3, 4-5, 6-9, 10-19, 20+.
 uint32_t count_bucket(uint32_t n) { return n <= 3 ? n : n <= 5 ? 4 : n <= 9 ? 5 : n <= 19 ? 6 : 7; }
@@ -51,9 +52,9 @@ struct MixedPredictor::Decision {
   int32_t st[kMaxInputs];
   bool tree = false;
   uint64_t node = 0;        // tree decisions: node_key(lo, hi)
-  int sets[3] = {0, 0, 0};  // weight set of each first-layer mixer
+  int sets[4] = {0, 0, 0, 0};  // weight set of each first-layer mixer
   int final_set = 0;
-  int32_t s1[3] = {0, 0, 0};  // first-layer outputs
+  int32_t s1[4] = {0, 0, 0, 0};  // first-layer outputs
   int32_t s = 0;              // mixed stretch
   uint32_t p_mix = 0;         // squash(s)
   uint32_t direct_index[kMaxDirect];
@@ -71,7 +72,7 @@ struct MixedPredictor::TokenState {
   ContextPrediction ctx[kMaxContexts];
   uint32_t escape[kMaxContexts];      // Q12
   uint32_t escape_ctx[kMaxContexts];  // escape_map_ entry
-  uint64_t direct_ctx[kMaxDirect];    // running hashes of the last 0, 1, 2 tokens
+  uint64_t recent[3];  // running hashes of the last 0, 1, 2 tokens (d_0, d_1, d_2)
   int32_t match_token = -1;
   uint32_t match_ctx = 0;
   int32_t match_st = 0;
@@ -115,12 +116,12 @@ MixedPredictor::MixedPredictor(const MixParams& params, int n_vocab, const Vocab
   std::vector<int32_t> w(size_t(2 * n_contexts_ + 3 + params.direct_orders), w_ctx);
   w[0] = w_lm;
   w[size_t(1 + 2 * n_contexts_)] = w[size_t(2 + 2 * n_contexts_)] = 0;
-  candidate_mixer_ = TwoLayerMixer(w, {7 * (n_orders_ + 1) * 2, 16 * 2, 1024}, 7, params.lr_candidate,
+  candidate_mixer_ = TwoLayerMixer(w, {7 * (n_orders_ + 1) * 2, 16 * 2, 1024, 1024}, 7, params.lr_candidate,
                                    params.lr_boost, params.lr_half, params.lr_final);
   w.assign(size_t(n_contexts_ + 3 + params.direct_orders), w_ctx);
   w[0] = w_lm;
   w[size_t(1 + n_contexts_)] = w[size_t(2 + n_contexts_)] = 0;
-  tree_mixer_ = TwoLayerMixer(w, {4 * 2 * (n_orders_ + 1), 16 * 8, 1024}, 4, params.lr_tree, params.lr_boost,
+  tree_mixer_ = TwoLayerMixer(w, {4 * 2 * (n_orders_ + 1), 16 * 8, 1024, 1024}, 4, params.lr_tree, params.lr_boost,
                               params.lr_half, params.lr_final);
 }
 
@@ -141,11 +142,8 @@ void MixedPredictor::observe(uint32_t chunk, uint32_t index, TokenState& ts) con
     ts.escape_ctx[k] = (uint32_t(k) * 7 + uint32_t(std::min(cp.n, 6))) * 8 + count_bucket(cp.total);
     ts.escape[k] = escape_q12(escape_map_.p16(ts.escape_ctx[k]));
   }
-  uint64_t d = kHashSeed;
-  for (int j = 0; j < params_.direct_orders; ++j) {
-    ts.direct_ctx[j] = d;
-    d = hash_step(d, uint32_t(j) < index ? hash_token(tokens[index - 1 - uint32_t(j)]) : 0);
-  }
+  ts.recent[0] = kHashSeed;
+  for (uint32_t j = 1; j < 3; ++j) ts.recent[j] = hash_step(ts.recent[j - 1], j <= index ? hash_token(tokens[index - j]) : 0);
   ts.match_token = MatchModel::predicted(seq.match, history_);
   ts.match_ctx = length_bucket(seq.match.len) * 4 + std::min<uint32_t>(seq.match.misses, 3);
   ts.match_st = ts.match_token >= 0 ? stretch(match_map_.p16(ts.match_ctx)) : 0;
@@ -192,6 +190,7 @@ void MixedPredictor::candidate_inputs(const TokenState& ts, const LmTable& lm, i
   d.sets[0] = (match_class * (n_orders_ + 1) + highest_order) * 2 + (structure_top ? 1 : 0);
   d.sets[1] = std::clamp((st[0] + 4096) >> 9, 0, 15) * 2 + (c == lm.top() ? 1 : 0);
   d.sets[2] = int(uint32_t(ts.prev_token + 1) & 1023);
+  d.sets[3] = int(hash_finish(ts.recent[2], kSaltSets) >> 54);
   d.final_set = match_class;
 }
 
@@ -226,6 +225,7 @@ void MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, 
   d.sets[0] = (depth_class * 2 + (match_here ? 1 : 0)) * (n_orders_ + 1) + highest_order;
   d.sets[1] = std::min(depth, 15) * 8 + std::min(std::abs(st[0]) >> 9, 7);
   d.sets[2] = int(hash_finish(node_key(lo, hi), kSaltNode) & 1023);
+  d.sets[3] = int(hash_finish(hash_step(ts.recent[1], node_key(lo, hi)), kSaltSets) >> 54);
   d.final_set = depth_class;
 }
 
@@ -233,7 +233,7 @@ void MixedPredictor::node_inputs(const TokenState& ts, int32_t lo, int32_t mid, 
 // probability per (decision, last j tokens), j = 0 ... direct_orders-1.
 void MixedPredictor::direct_inputs(const TokenState& ts, uint64_t key, int32_t* st, uint32_t* index) const {
   for (int j = 0; j < params_.direct_orders; ++j) {
-    index[j] = uint32_t(hash_finish(hash_step(ts.direct_ctx[j], key), kSaltDirect + uint64_t(j)) >>
+    index[j] = uint32_t(hash_finish(hash_step(ts.recent[j], key), kSaltDirect + uint64_t(j)) >>
                         (64 - params_.direct_bits));
     st[j] = stretch(direct_map_.p16(index[j]));
   }
@@ -251,7 +251,7 @@ uint32_t MixedPredictor::refine(const TokenState& ts, Decision& d) {
     d.n_apm = 2;
     return clamp_p16((uint64_t(d.p_mix) * 2 + a1 + a2 + 2) >> 2);
   }
-  const uint64_t ctx = hash_finish(hash_step(hash_step(kHashSeed, hash_token(ts.prev_token)), d.node), kSaltTreeApm) >> 48;
+  const uint64_t ctx = hash_finish(hash_step(ts.recent[1], d.node), kSaltTreeApm) >> 48;
   const uint32_t a = tree_apm_.predict(d.s, ctx);
   d.apm_index[0] = tree_apm_.last_index();
   d.n_apm = 1;
