@@ -311,6 +311,7 @@ TEST(params_round_trip_and_validation) {
   MixParams p = MixParams::for_block(40000);
   CHECK(p.table_bits == 17 && p.match_bits == 17 && p.direct_bits == 21);
   CHECK(MixParams::for_block(1).table_bits == 12 && MixParams::for_block(1u << 30).table_bits == 20);
+  CHECK(MixParams::for_block(uint64_t(1) << 40).memory_bytes() <= kMaxMemory);  // what an encoder picks, a decoder accepts
   p.update_mode = UpdateMode::kPerStep;
   const std::vector<uint8_t> bytes = serialize_params(p);
   CHECK(bytes.size() == 26 + p.contexts.size());

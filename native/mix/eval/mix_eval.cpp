@@ -52,7 +52,7 @@ struct Options {
   int lanes = 16, window = 256, overlap = 128, threads = 1;
   uint64_t chunk_size = 0;  // 0: the compressor's default for this input and lane count
   std::string scope = "block";
-  bool stats = false, verify = true, no_lm = false, all_chunks = false, cache = true, lm_only = false, quiet = false;
+  bool stats = false, verify = true, no_lm = false, all_chunks = false, cache = true, lm_only = false;
   int repeat = 1, dump_tokens = 0, speed = 0;
   int table_bits = 0, match_bits = 0, direct_bits = 0;  // 0: MixParams::for_block
   MixParams mix;
@@ -64,22 +64,17 @@ void usage() {
       "  --lanes L (16) --chunk-size S (compressor default) --window W (256) --overlap V (128)\n"
       "  --scope block|lane|chunk   history the adaptive models see (block)\n"
       "  --update decision|token|step   when they learn (decision)\n"
-      "  --contexts o1,o2,o3,o4,o6[,column,above,word] --table-bits 20 --count-limit 255 --match-min 6 --match-bits 20\n"
+      "  --contexts o1,o2,o3,o4,o6,column,above (any of oK, column, above, word) --count-limit 255 --match-min 6\n"
+      "  --table-bits B --match-bits B --direct-bits B   (default: MixParams::for_block)\n"
       "  --lr1 300 --lr2 300 --lr-boost 1000 --lr-half 512 --lr-final 150 --apm-rate 6\n"
-      "  --direct 3 --direct-bits 22 --direct-limit 255 --init-lm 3072 --init-context 512 (1/4096)\n"
+      "  --direct 3 --direct-limit 255 --init-lm 3072 --init-context 512 (1/4096)\n"
       "  --no-lm          code with the adaptive models alone (flat LM table)\n"
       "  --all-chunks     also code chunks the compressor would not give the model\n"
       "  --lm-only        only evaluate/cache the LM and report (a)\n"
+      "  --stats          where the bits go (stage 1 hits and misses, tree)\n"
+      "  --dump-tokens N  print the first chunk's first N tokens and pieces\n"
       "  --no-verify --no-cache --cache-dir D --repeat N (time the mixing N times)\n"
       "  --speed N        CPU time per token of each part, first N tokens, 1 lane");
-}
-
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> v;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) v.push_back(std::atoi(item.c_str()));
-  return v;
 }
 
 Options parse(int argc, char** argv) {
@@ -126,7 +121,6 @@ Options parse(int argc, char** argv) {
     else if (a == "--no-cache") o.cache = false;
     else if (a == "--cache-dir") o.cache_dir = next();
     else if (a == "--repeat") o.repeat = std::stoi(next());
-    else if (a == "--quiet") o.quiet = true;
     else if (a == "--stats") o.stats = true;
     else if (a == "--dump-tokens") o.dump_tokens = std::stoi(next());
     else if (a == "--speed") o.speed = std::stoi(next());
