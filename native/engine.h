@@ -115,11 +115,6 @@ struct BlockChunk {
 
 class TokenListener;  // coding.h: sees every coded token with its table (analysis)
 
-// Sees each coded token with the integer table the coder used for it (lmzip analyze;
-// see analyze.h). Called on the worker thread, in schedule order.
-using TokenObserver =
-    std::function<void(size_t chunk, llama_token token, const uint32_t* freqs, int n_vocab, uint64_t total)>;
-
 class Session {
  public:
   Session(std::shared_ptr<const Model> model, const SessionParams& params);  // throws lmzip::Error
@@ -136,8 +131,7 @@ class Session {
   // `allow_model[i] == 0` keeps chunk i out of the schedule (empty: all allowed).
   std::vector<EncodedChunk> encode(const std::vector<std::pair<const uint8_t*, size_t>>& chunks,
                                    const std::vector<uint8_t>& allow_model, bool measure_ideal,
-                                   const std::atomic<int32_t>* cancel, const ProgressFn& progress,
-                                   const TokenObserver& observe = {});
+                                   const std::atomic<int32_t>* cancel, const ProgressFn& progress);
   std::vector<std::string> decode(const std::vector<DecodeChunk>& chunks, const std::atomic<int32_t>* cancel,
                                   const ProgressFn& progress);
 
