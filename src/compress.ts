@@ -106,10 +106,12 @@ export function validateDecompressOptions(options: DecompressOptions): void {
  * The name a member records for its model: the built-in name; else the reference the
  * caller gave when it is no local path (an hf: reference or URL, which `lmzip models
  * pull` can fetch again); else the file name. A folder only when asked
- * (recordModelPath, gzip's -N): a path tells every reader where its writer keeps files.
+ * (recordModelPath, gzip's -N: modelReference as given, else the model file's path): a
+ * path tells every reader where its writer keeps files.
  */
 export async function recordedModelName(model: Model, options: Pick<CompressOptions, 'modelReference' | 'recordModelPath'>): Promise<string> {
-  if (options.recordModelPath) return model.facts.path;
+  // As named by the caller (the CLI passes the resolved, absolute path), else the file's path.
+  if (options.recordModelPath) return options.modelReference ?? model.facts.path;
   const builtin = findBuiltinBySha256(await model.fingerprint());
   if (builtin) return builtin.name;
   const given = options.modelReference;

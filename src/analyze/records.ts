@@ -187,7 +187,7 @@ export interface AnalysisTotals {
   tokens: number;
   /** Σ per-token bits: equals compressWithStats(…, { measureIdeal: true }).stats.tableBits when compression codes every chunk with the model. */
   bits: number;
-  /** Range-coder payload of the same chunks, bits (bits plus at most 2 bytes of flush per chunk). */
+  /** Range-coder payload of the same chunks, bits (their blocks' streams: bits plus the flush of each). */
   payloadBits: number;
   /** Σ per-token entropy: what the model expected to pay. */
   entropyBits: number;

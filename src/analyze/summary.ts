@@ -173,7 +173,7 @@ export function formatReport(r: AnalysisReport): string {
   rows.push(['model: Σ token bits (coder tables)', int(modelBits), fixed(r.bitsPerByte), '1.00×']);
   const flush = r.payloadBits - modelBits;
   rows.push(['model: range-coder payload', int(r.payloadBits), fixed(r.modelBytes ? r.payloadBits / r.modelBytes : 0),
-    `+${int(flush)} bits (flush, ${r.chunks.filter((c) => c.modelCoded).length} chunks)`]);
+    `+${int(flush)} bits (the coder's flush, once per block)`]);
   for (const b of Object.values(r.baselines)) {
     if (!b) continue;
     if (b.bits === null) rows.push([b.label, '-', '-', b.error ?? 'not measured']);

@@ -27,9 +27,9 @@ describe('lmzip analyze', () => {
     const r = lmzip([...M, '--no-baselines', SAMPLE_PATH]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain(`${SAMPLE_PATH}: 3,794 bytes, 1,880 tokens, model stories260K.gguf (lanes 16, window 256, overlap 128, chunks of 1,024 bytes)`);
-    expect(r.stdout).toMatch(/model: Σ token bits \(coder tables\) +4,987 +1\.315 +1\.00×/);
-    expect(r.stdout).toMatch(/model: range-coder payload +5,000 +1\.318/);
+    expect(r.stdout).toContain(`${SAMPLE_PATH}: 3,794 bytes, 1,882 tokens, model stories260K.gguf (lanes 16, window 256, overlap 128, chunks of 16,384 bytes)`);
+    expect(r.stdout).toMatch(/model: Σ token bits \(coder tables\) +5,025 +1\.324 +1\.00×/);
+    expect(r.stdout).toMatch(/model: range-coder payload +5,032 +1\.326/);
     expect(r.stdout).toMatch(/order-0 entropy \(bytes\) +16,987 +4\.477/);
     expect(r.stdout).toContain('Most expensive lines:');
     expect(r.stdout).toContain('Least expensive lines:');
@@ -39,7 +39,7 @@ describe('lmzip analyze', () => {
     const r = lmzip([...M, '--json', SAMPLE_PATH]);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j).toMatchObject({ bytes: SAMPLE.length, tokens: 1880 });
+    expect(j).toMatchObject({ bytes: SAMPLE.length, tokens: 1882 });
     expect(Object.keys(j.baselines)).toEqual(['order0', 'huffman', 'gzip', 'lzw', 'xz', 'brotli']);
     for (const b of Object.values(j.baselines) as { bits: number | null; error?: string }[])
       expect(b.bits === null ? typeof b.error : typeof b.bits).toBe(b.bits === null ? 'string' : 'number');
@@ -99,7 +99,7 @@ describe('lmzip analyze', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`HTML report: ${out}`);
     const html = readFileSync(out, 'utf8');
-    expect(html).toContain('<span id="total-tokens" data-tokens="1880">1,880</span>');
+    expect(html).toContain('<span id="total-tokens" data-tokens="1882">1,882</span>');
     expect(html).not.toMatch(/\{\{[A-Z_]+\}\}/);
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i); // nothing loaded from elsewhere
   });

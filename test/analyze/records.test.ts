@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => model?.dispose());
 
-/** Every chunk's flush costs 1-2 bytes; rounding in the coder is below 2^-16 bit per token. */
+/** Every block's stream ends with a flush of 1-2 bytes (at most one per chunk); rounding in the coder is below 2^-16 bit per token. */
 function flushBound(a: Analysis): number {
   return 16 * a.totals.modelChunks + a.totals.tokens / 65536;
 }
@@ -50,16 +50,16 @@ describe('analyze agrees with compression', () => {
       `payload ${a.totals.payloadBits} bits (+${overhead.toFixed(1)} flush over ${a.totals.modelChunks} chunks)`);
   });
 
-  it('holds over several frames and lanes (same chunking and schedule as compression)', async () => {
-    const options = { lanes: 3, chunkSize: 400, window: 64, overlap: 16 };
+  it('holds over several blocks and lanes (same chunking and schedule as compression)', async () => {
+    const options = { lanes: 3, chunkSize: 512, window: 64, overlap: 16, blockSize: 2048 };
     const a = await analyze(SAMPLE, { model, ...options });
     const { stats } = await compressWithStats(SAMPLE, { model, measureIdeal: true, ...options });
-    expect(stats.frames).toBeGreaterThan(1);
+    expect(stats.blocks).toBeGreaterThan(1);
     expect(stats.modelChunks).toBe(a.totals.modelChunks);
     expect(a.chunks.length).toBe(a.totals.chunks);
     expect(a.totals.bits).toBe(stats.tableBits);
     expect(a.totals.payloadBits).toBe(stats.payloadBytes * 8);
-    expect(a.settings).toMatchObject({ lanes: 3, window: 64, overlap: 16, chunkSize: 400 });
+    expect(a.settings).toMatchObject({ lanes: 3, window: 64, overlap: 16, chunkSize: 512 });
   });
 });
 
@@ -146,8 +146,8 @@ describe('inputs outside the model\'s domain', () => {
 });
 
 describe('streams and corpora', () => {
-  it('analyzeStream yields frames whose totals add up to analyze()', async () => {
-    const options = { lanes: 2, chunkSize: 512 };
+  it('analyzeStream yields blocks whose totals add up to analyze()', async () => {
+    const options = { lanes: 2, chunkSize: 512, blockSize: 1024 };
     const whole = await analyze(SAMPLE, { model, ...options });
     const source = Readable.from([SAMPLE.subarray(0, 700), SAMPLE.subarray(700, 2500), SAMPLE.subarray(2500)]);
     let bits = 0, tokens = 0, frames = 0, firstIndex = 0;

@@ -40,7 +40,7 @@ const SPEC: Record<string, { codes: string[]; rule: string; afterHeader?: true }
   'errors/truncated-end.lmz': { codes: ['TRUNCATED'], rule: 'a file that ends before its end block is TRUNCATED', afterHeader: true },
   'errors/header-bitflip.lmz': { codes: ['CORRUPT_HEADER'], rule: 'a wrong header_crc is CORRUPT_HEADER' },
   'errors/reserved-flag.lmz': { codes: ['CORRUPT_HEADER'], rule: 'set reserved bits are CORRUPT_HEADER' },
-  'errors/version-2.lmz': { codes: ['UNSUPPORTED_VERSION'], rule: 'a version other than 1 is UNSUPPORTED_VERSION' },
+  'errors/version-255.lmz': { codes: ['UNSUPPORTED_VERSION'], rule: 'a version this build does not know (1 and 2 are known) is UNSUPPORTED_VERSION' },
   // The spec gives table_crc no error code of its own; CORRUPT_HEADER is the code of every
   // other structure CRC (header_crc, end_crc) and of the frame limits.
   'errors/table-bitflip.lmz': { codes: ['CORRUPT_HEADER'], rule: 'a wrong table_crc (as header_crc and end_crc) is CORRUPT_HEADER', afterHeader: true },

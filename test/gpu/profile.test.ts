@@ -4,7 +4,7 @@
  * it was, or every existing file would be refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkDecodable } from '../../src/codec.js';
+import { checkDecodable, modelIdentity } from '../../src/codec.js';
 import { FREQ_ALGORITHM } from '../../src/format/constants.js';
 import type { FileHeader } from '../../src/format/types.js';
 import { Model } from '../../src/model.js';
@@ -72,7 +72,7 @@ describe('with a real model on the CPU', () => {
       profile: cpu.replace('backend=cpu;kv=f16', `backend=cuda;kv=f16;${gpuProfileKeys(H200, -1, 5)}`),
       lanes: 16, window: 256, overlap: 128, ubatch: 512, flashAttention: false, freqAlgorithm: FREQ_ALGORITHM, originalSize: undefined,
     };
-    await expect(checkDecodable(header, model)).rejects.toMatchObject({
+    await expect(checkDecodable(modelIdentity(header), model)).rejects.toMatchObject({
       code: 'PROFILE_MISMATCH',
       message: expect.stringMatching(/backend: file has cuda, this build has cpu; gpu: file has NVIDIA H200, this build has \(none\).*on a NVIDIA H200 \(compute capability 9\.0, 132 multiprocessors\) with --backend cuda/),
     });

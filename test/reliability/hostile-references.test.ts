@@ -4,7 +4,7 @@
  * regular files that start like a GGUF, never block on a FIFO or /proc/kmsg, never
  * hash /proc/self/pagemap or any readable file, never print the reference raw, and
  * a signal must end it promptly even while it hashes a large candidate.
- * Each file is made with the library's `modelReference` option; the CLI runs as a
+ * Each file is made with the library's `modelReference` and `recordModelPath` options; the CLI runs as a
  * real process with an empty model cache.
  */
 import { spawnSync } from 'node:child_process';
@@ -24,7 +24,7 @@ const env = () => ({ LMZIP_CACHE_DIR: join(dir, 'cache'), LMZIP_OFFLINE: '1', LM
 /** A real .lmz of story text whose header names `reference` as its model. */
 async function fileNaming(reference: string, name: string): Promise<string> {
   const path = join(dir, name);
-  writeFileSync(path, await compress(storyText(600, 3), { model, modelReference: reference, lanes: 1, window: 64 }));
+  writeFileSync(path, await compress(storyText(600, 3), { model, modelReference: reference, recordModelPath: true, lanes: 1, window: 64 }));
   return path;
 }
 
