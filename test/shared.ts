@@ -25,6 +25,8 @@ export const sharedMissing: string | undefined = existsSync(join(SHARED, 'models
 export const NEEDS_SHARED = [
   'test/cli/cli.test.ts',
   'test/compressor/golden.test.ts',
+  'test/corpora/cli-corpora.test.ts',
+  'test/corpora/one-model.test.ts',
   'test/compressor/roundtrip.test.ts',
   'test/foundation/model.test.ts',
   'test/models/models-command.test.ts',
