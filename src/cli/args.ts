@@ -172,6 +172,8 @@ function checkCorporaOptions(o: CliOptions): void {
   if (o.shard !== undefined && (o.mode !== 'compress' || o.files.length !== 1 || o.stdout || o.recursive))
     throw new UsageError('--shard compresses one part of one FILE (no -d, -c or -r)');
   if (o.resume && (o.mode !== 'compress' || o.stdout)) throw new UsageError('--resume continues a compression to a file (no -d or -c)');
+  if ((o.range || o.reindex || o.resume || o.shard !== undefined) && (o.files.length === 0 || o.files.includes('-')))
+    throw new UsageError('--range, --reindex, --resume and --shard need files (they read or write at any offset), not standard input');
 }
 
 export const HELP = `Usage: lmzip [OPTION]... [FILE]...

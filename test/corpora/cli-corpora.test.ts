@@ -176,7 +176,9 @@ describe('shards and join', () => {
     expect(j.code).toBe(0);
     expect(readFileSync(at('c.lmz')).equals(Buffer.concat(parts.map((p) => readFileSync(at(p)))))).toBe(true);
     expect((await lmzip(['-q', '-d', '-c', 'c.lmz'])).stdout.equals(corpus)).toBe(true);
-    expect((await lmzip(['-l', 'c.lmz'])).stdout.toString()).toMatch(/members +4 \(v2: \d+ block\(s\), indexed\)/);
+    const listed = (await lmzip(['-l', '-v', 'c.lmz'])).stdout.toString();
+    expect(listed).toMatch(/members +4 \(v2: \d+ block\(s\), indexed\)/);
+    expect(listed).toMatch(/ member 4 +at byte \d+, \d+ bytes: original bytes \d+ to 7000, v2, \d+ block\(s\), blocks of 1024 bytes, indexed\n$/);
     const slice = await lmzip(['-q', '-d', '--range', '3000:1500', 'c.lmz']);
     expect(slice.stdout.equals(corpus.subarray(3000, 4500))).toBe(true);
 

@@ -105,6 +105,8 @@ describe('corpus options', () => {
       [['--reindex', '-d', 'a.lmz'], '--reindex takes compressed FILEs'],
       [['--progress=fancy', 'a'], 'bar, json or none'],
       [['-r', '--shard', '0/2', 'd'], '--shard compresses one part of one FILE'],
+      [['--resume'], 'not standard input'],
+      [['-d', '--range', '0:1', '-'], 'not standard input'],
     ] as const) {
       expect(() => parseArgs([...args]), args.join(' ')).toThrow(UsageError);
       expect(() => parseArgs([...args]), args.join(' ')).toThrow(message);
