@@ -35,7 +35,7 @@ export async function compressStdio(run: FileRun): Promise<void> {
 
 /**
  * FILE to FILE.lmz (or -o, or -c); with --shard one part of FILE to its shard file,
- * with --resume through FILE.lmz.partial (./resume-output.ts).
+ * with --resume through FILE.lmz.partial (resumeFrom, below; docs/CORPORA.md).
  */
 export async function compressFile(run: FileRun, path: string): Promise<void> {
   const o = run.options;
