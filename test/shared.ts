@@ -30,6 +30,8 @@ export const NEEDS_SHARED = [
   'test/bench/reference.test.ts',
   'test/cli/cli.test.ts',
   'test/compressor/golden.test.ts',
+  'test/corpora/cli-corpora.test.ts',
+  'test/corpora/one-model.test.ts',
   'test/compressor/roundtrip.test.ts',
   'test/format/archive.test.ts',
   'test/format/golden-v2.test.ts',

@@ -34,6 +34,16 @@ export interface ResumePoint {
   complete: boolean;
 }
 
+/** Input bytes read at any offset: `read` returns fewer than `length` only at the end. */
+export interface InputBytes {
+  readonly size: number;
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+function isInputBytes(x: unknown): x is InputBytes {
+  return typeof x === 'object' && x !== null && !(x instanceof Uint8Array) && typeof (x as InputBytes).size === 'number' && typeof (x as InputBytes).read === 'function';
+}
+
 const START_AFRESH: ResumePoint = { keepBytes: 0, inputOffset: 0, blocks: [], headerSize: 0, complete: false };
 
 /**
@@ -43,12 +53,15 @@ const START_AFRESH: ResumePoint = { keepBytes: 0, inputOffset: 0, blocks: [], he
  * @example
  * const point = await findResumePoint('big.txt.lmz.tmp', 'big.txt', { model, lanes: 16 });
  */
-export async function findResumePoint(partial: string | Uint8Array, input: string | Uint8Array, options: CompressOptions = {}): Promise<ResumePoint> {
+export async function findResumePoint(partial: string | Uint8Array, input: string | Uint8Array | InputBytes, options: CompressOptions = {}): Promise<ResumePoint> {
   if (typeof partial !== 'string' && !(partial instanceof Uint8Array)) throw invalid('partial', 'a path or a Uint8Array', partial);
-  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw invalid('input', 'a path or a Uint8Array', input);
+  const given = isInputBytes(input);
+  if (typeof input !== 'string' && !(input instanceof Uint8Array) && !given) throw invalid('input', 'a path, a Uint8Array or { size, read(offset, length) }', input);
   validateCompressOptions(options);
   const out = typeof partial === 'string' ? await fileSource(partial) : bufferSource(partial);
-  const src = typeof input === 'string' ? await fileSource(input) : bufferSource(input);
+  // A caller's reader (e.g. one part of a larger file, src/shard.ts) is the caller's to close.
+  const src: RandomAccessSource = typeof input === 'string' ? await fileSource(input)
+    : input instanceof Uint8Array ? bufferSource(input) : { size: input.size, read: (o, n) => input.read(o, n), close: async () => {} };
   const opened = await openModel(options.model, { threads: options.threads, gpuLayers: options.gpuLayers, backend: options.backend, signal: options.signal });
   const cancel = new CancelFlag(options.signal);
   try {

@@ -8,9 +8,14 @@ import { nativeBindingNote } from '../native.js';
 import type { DecompressOptions } from '../compress.js';
 import { Model } from '../model.js';
 import { defaultModelReference, resolveModel } from '../models/index.js';
+import { modelIdentity } from '../codec.js';
+import { openModelForFile } from '../model-source.js';
+import { scanArchive } from '../archive/scan.js';
+import { fileSource } from '../archive/source.js';
 import type { CliOptions } from './args.js';
 import { printable } from './output.js';
-import { ProgressBar } from './progress.js';
+import { JsonProgress, ProgressBar, type ProgressSink } from './progress.js';
+import { DEFAULT_BLOCK_SIZE } from '../settings.js';
 
 export interface Io {
   stdin: NodeJS.ReadableStream;
@@ -30,6 +35,8 @@ export class FileRun {
   readonly io: Io;
   readonly signal: AbortSignal;
   #models = new Map<string, Promise<Model>>();
+  /** Models that files name, loaded for decoding (by hash and profile), once per run. */
+  #fileModels = new Map<string, Promise<Model | undefined>>();
   /** The canonical reference each loaded model was resolved from (recorded in files). */
   #references = new WeakMap<Model, string>();
 
@@ -53,6 +60,17 @@ export class FileRun {
   progressBar(label: string, total: number | undefined, showAfterMs = 0): ProgressBar | undefined {
     if (this.options.quiet || !this.io.stderr.isTTY) return undefined;
     return new ProgressBar({ stream: this.io.stderr, label: printable(label), total, unit: 'bytes', showAfterMs });
+  }
+
+  /**
+   * Progress of one file as --progress asks: a bar on a terminal (not with -q), JSON
+   * lines on stderr (--progress=json, even with -q: they were asked for), or nothing.
+   */
+  fileProgress(label: string, total: number | undefined, startAt = 0): ProgressSink | undefined {
+    const o = this.options;
+    if (o.progress === 'json')
+      return new JsonProgress({ stream: this.io.stderr, file: label, total, blockSize: o.blockSize ?? DEFAULT_BLOCK_SIZE, startAt });
+    return o.progress === 'none' ? undefined : this.progressBar(label, total);
   }
 
   /** Loads a model once per reference for all files of this run. */
@@ -86,7 +104,42 @@ export class FileRun {
     const reference = o.model ?? defaultModelReference(this.io.env);
     const model = await this.model(reference);
     return { model, modelReference: this.#references.get(model) ?? reference, sizeHint, lanes: o.lanes,
-      window: o.ctx, overlap: o.overlap, chunkSize: o.chunkSize, signal: this.signal };
+      window: o.ctx, overlap: o.overlap, chunkSize: o.chunkSize, signal: this.signal,
+      blockSize: o.blockSize, recordModelPath: o.recordModelPath || undefined, ...(o.shard !== undefined ? { index: 'always' as const } : {}) };
+  }
+
+  /**
+   * The model that decodes every member of the file at `path` when no -m is given: the
+   * one its headers name, found and loaded once per run however many files name it
+   * (-d -r of a directory loads it once). Undefined when the file needs no model, names
+   * several, or cannot be read: its decoder then finds the model itself, or reports.
+   */
+  async modelForFile(path: string): Promise<Model | undefined> {
+    if (this.options.model) return undefined;
+    let headers;
+    try {
+      const source = await fileSource(path);
+      try {
+        headers = (await scanArchive(source)).map((m) => m.header).filter((h) => !h.modelFree);
+      } finally {
+        await source.close();
+      }
+    } catch {
+      return undefined;
+    }
+    const keys = new Set(headers.map((h) => `${modelIdentity(h).sha256} ${h.profile}`));
+    if (keys.size !== 1) return undefined;
+    const [key] = keys;
+    let p = this.#fileModels.get(key);
+    if (!p) {
+      const h = headers[0];
+      const want = modelIdentity(h);
+      p = openModelForFile({ modelSha256: want.sha256, modelReference: want.name, profile: h.profile }, undefined,
+        { threads: this.options.threads, gpuLayers: this.options.gpuLayers, backend: this.options.backend, signal: this.signal },
+        { env: this.io.env, signal: this.signal }).then((opened) => opened.model, () => undefined);
+      this.#fileModels.set(key, p);
+    }
+    return p;
   }
 
   /** Options to decode with: -m's model if given (else the file's own), no output limit. */
@@ -98,5 +151,6 @@ export class FileRun {
 
   dispose(): void {
     for (const p of this.#models.values()) p.then((m) => m.dispose(), () => {});
+    for (const p of this.#fileModels.values()) p.then((m) => m?.dispose(), () => {});
   }
 }

@@ -7,11 +7,13 @@
  *   lmzip [OPTION]... [FILE]...   ./commands/files.ts (compress, -d, -t, -l)
  *   lmzip models …                ./commands/models.ts
  *   lmzip bench …                 ./commands/bench.ts
+ *   lmzip join OUT PART…          ./commands/join.ts
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runBench } from './commands/bench.js';
 import { runFileCommand } from './commands/files.js';
+import { runJoinCommand } from './commands/join.js';
 import { runModelsCommand } from './commands/models.js';
 import type { Io } from './file-run.js';
 import { describeError } from './output.js';
@@ -33,6 +35,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await runModelsCommand(argv.slice(1), { ...io, signal: shutdown.signal });
       case 'bench':
         return await runBench(argv.slice(1), io);
+      case 'join':
+        return await runJoinCommand(argv.slice(1), io);
       case 'analyze':
         return await (await import('./commands/analyze.js')).runAnalyzeCommand(argv.slice(1), io);
       default:

@@ -187,3 +187,76 @@ export function formatDuration(seconds: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+/** What a file command reports progress to: a terminal bar or JSON lines. */
+export interface ProgressSink {
+  update(done: number, total?: number, bytesOut?: number): void;
+  /** The end; `bytesOut`: the output's final size (for JSON lines). */
+  finish(message?: string, bytesOut?: number): void;
+}
+
+/**
+ * `--progress=json`: machine-readable progress for job logs. One JSON object per line
+ * on the stream, at most one a second and one at the end (`"done": true`), e.g.
+ *
+ *   {"file":"corpus.jsonl","bytesIn":1048576,"bytesTotal":4194304,"bytesOut":262144,
+ *    "blocks":4,"rate":52428.8,"elapsed":20.0,"done":false}
+ *
+ * `rate` is original bytes per second since the start; `blocks` the complete blocks.
+ *
+ * @example
+ * const p = new JsonProgress({ stream: process.stderr, file: 'a.txt', total: 1e6, blockSize: 262144 });
+ * p.update(500_000, 1e6, 120_000);
+ * p.finish();
+ */
+export class JsonProgress implements ProgressSink {
+  readonly #stream: NodeJS.WritableStream;
+  readonly #file: string;
+  readonly #blockSize: number;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  /** Bytes already done when this run began (a resumed compression). */
+  readonly #base: number;
+  #total: number | undefined;
+  #done = 0;
+  #out = 0;
+  #lastAt = Number.NEGATIVE_INFINITY;
+  #finished = false;
+
+  constructor(o: { stream: NodeJS.WritableStream; file: string; total?: number; blockSize: number; startAt?: number; now?: () => number }) {
+    this.#stream = o.stream;
+    this.#file = o.file;
+    this.#total = validTotal(o.total);
+    this.#blockSize = o.blockSize;
+    this.#now = o.now ?? Date.now;
+    this.#startedAt = this.#now();
+    this.#base = o.startAt ?? 0;
+    this.#done = this.#base;
+  }
+
+  update(done: number, total?: number, bytesOut?: number): void {
+    if (this.#finished) return;
+    if (Number.isFinite(done) && done >= 0) this.#done = done;
+    this.#total = validTotal(total) ?? this.#total;
+    if (bytesOut !== undefined) this.#out = bytesOut;
+    const now = this.#now();
+    if (now - this.#lastAt < 1000) return;
+    this.#lastAt = now;
+    this.#write(now, false);
+  }
+
+  finish(_message?: string, bytesOut?: number): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (bytesOut !== undefined) this.#out = bytesOut;
+    if (this.#total !== undefined) this.#done = this.#total;
+    this.#write(this.#now(), true);
+  }
+
+  #write(now: number, done: boolean): void {
+    const elapsed = Math.max(now - this.#startedAt, 1) / 1000;
+    const blocks = done && this.#done > 0 ? Math.ceil(this.#done / this.#blockSize) : Math.floor(this.#done / this.#blockSize);
+    this.#stream.write(`${JSON.stringify({ file: this.#file, bytesIn: this.#done, bytesTotal: this.#total ?? null, bytesOut: this.#out, blocks,
+      rate: Math.round(((this.#done - this.#base) / elapsed) * 10) / 10, elapsed: Math.round(elapsed * 10) / 10, done })}\n`);
+  }
+}

@@ -25,9 +25,10 @@
  * await removeInput(input, out);
  */
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, type BigIntStats, unlinkSync, type ReadStream, type WriteStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream, type BigIntStats, unlinkSync, type WriteStream } from 'node:fs';
 import { link, lstat, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { ErrorCode, LmzipError } from '../errors.js';
 import { fileSystemError } from './output.js';
 
@@ -112,9 +113,21 @@ export class InputFile {
     return Number(this.stat.size);
   }
 
-  /** A stream of the whole file from its start, through this descriptor. */
-  readStream(): ReadStream {
-    return readFrom(this.handle);
+  /** A stream of the file's bytes [start, end) (default: all of it), through this descriptor. */
+  readStream(start = 0, end?: number): Readable {
+    return readFrom(this.handle, start, end);
+  }
+
+  /** Up to `length` bytes at `offset` (fewer at the end), through this descriptor. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.alloc(Math.max(0, Math.min(length, this.size - offset)));
+    let done = 0;
+    while (done < buffer.length) {
+      const { bytesRead } = await this.handle.read(buffer, done, buffer.length - done, offset + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return buffer.subarray(0, done);
   }
 
   /**
@@ -142,8 +155,9 @@ export class InputFile {
  * Reads a whole open file from its start by descriptor number: a stream made from the
  * FileHandle itself would hold the handle's close() until the stream is destroyed.
  */
-function readFrom(handle: FileHandle): ReadStream {
-  return createReadStream('', { fd: handle.fd, start: 0, autoClose: false, highWaterMark: 1 << 16 });
+function readFrom(handle: FileHandle, start = 0, end?: number): Readable {
+  if (end !== undefined && end <= start) return Readable.from([]); // an empty range
+  return createReadStream('', { fd: handle.fd, start, end: end === undefined ? undefined : end - 1, autoClose: false, highWaterMark: 1 << 16 });
 }
 
 async function isSymlink(path: string): Promise<boolean> {
@@ -200,11 +214,51 @@ export function temporaryPathFor(target: string): string {
 /** Errors of link() that mean "this file system has no hard links", not "the target exists". */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
 
+/**
+ * The partial output of a resumable compression (--resume): `TARGET.partial`, a name
+ * any later run finds again. Unlike a temporary file it survives failures and signals;
+ * it carries the final name only once complete and checked.
+ */
+export function partialPathFor(target: string): string {
+  return `${target}.partial`;
+}
+
 /** An output being written beside its target; published only when complete. */
 export class TemporaryOutput {
   #published = false;
 
-  private constructor(readonly target: string, readonly path: string, readonly handle: FileHandle) {}
+  private constructor(readonly target: string, readonly path: string, public handle: FileHandle, readonly keptOnFailure = false) {}
+
+  /**
+   * Opens (or creates) the resumable partial output of `target` (partialPathFor): not
+   * through a symbolic link, mode 0600, and kept when the run fails or is interrupted.
+   * A directory or anything but a regular file there is refused.
+   */
+  static async openPartial(target: string): Promise<TemporaryOutput> {
+    const path = partialPathFor(target);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o600);
+    } catch (e) {
+      throw fileSystemError(e, path, 'cannot write');
+    }
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw new LmzipError(ErrorCode.IO_ERROR, `${path} is not a regular file`);
+    }
+    return new TemporaryOutput(target, path, handle, true);
+  }
+
+  /** The file now at this.path, after a library call wrote a new one and renamed it there. */
+  async reopen(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    try {
+      this.handle = await open(this.path, O_RDWR | O_NOFOLLOW);
+    } catch (e) {
+      throw fileSystemError(e, this.target, 'cannot write');
+    }
+  }
 
   /**
    * Creates the temporary file: exclusive, not through a symbolic link, mode 0600
@@ -222,13 +276,13 @@ export class TemporaryOutput {
     return new TemporaryOutput(target, path, handle);
   }
 
-  /** A stream that writes the file from its start (the descriptor stays open). */
-  writeStream(): WriteStream {
-    return createWriteStream('', { fd: this.handle.fd, start: 0, autoClose: false });
+  /** A stream that writes the file from `start` (default its start; the descriptor stays open). */
+  writeStream(start = 0): WriteStream {
+    return createWriteStream('', { fd: this.handle.fd, start, autoClose: false });
   }
 
   /** A stream that reads back what was written (for verification), through the same descriptor. */
-  readStream(): ReadStream {
+  readStream(): Readable {
     return readFrom(this.handle);
   }
 
@@ -293,10 +347,10 @@ export class TemporaryOutput {
     return this.handle.stat({ bigint: true });
   }
 
-  /** Closes the descriptor; removes the file unless it was published. */
+  /** Closes the descriptor; removes the file unless it was published (or is a resumable partial output). */
   async close(): Promise<void> {
     await this.handle.close().catch(() => undefined);
-    if (!this.#published) {
+    if (!this.#published && !this.keptOnFailure) {
       await unlink(this.path).catch(() => undefined);
       temporaryFiles.delete(this.path);
     }

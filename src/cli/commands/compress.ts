@@ -10,7 +10,9 @@ import { pipeline } from 'node:stream/promises';
 import type { CompressStats } from '../../codec.js';
 import { ErrorCode, LmzipError } from '../../errors.js';
 import type { Model } from '../../model.js';
-import { createCompressStream, createDecompressStream } from '../../stream.js';
+import { findResumePoint, type ResumePoint } from '../../archive/resume.js';
+import { resolveShard, shardName, shardRange } from '../../shard.js';
+import { createCompressStream, createDecompressStream, type CompressStreamOptions } from '../../stream.js';
 import type { FileRun } from '../file-run.js';
 import { discardSink, fileSystemError, printable, stdoutSink } from '../output.js';
 import { checkTarget, InputFile, removeInput, TemporaryOutput } from '../safe-files.js';
@@ -31,44 +33,58 @@ export async function compressStdio(run: FileRun): Promise<void> {
   await pipeline(run.io.stdin, createCompressStream(options), stdoutSink(run.io.stdout));
 }
 
-/** FILE to FILE.lmz (or -o, or -c). */
+/**
+ * FILE to FILE.lmz (or -o, or -c); with --shard one part of FILE to its shard file,
+ * with --resume through FILE.lmz.partial (resumeFrom, below; docs/CORPORA.md).
+ */
 export async function compressFile(run: FileRun, path: string): Promise<void> {
   const o = run.options;
   if (path.endsWith(SUFFIX) && !o.force && !o.stdout)
     throw new LmzipError(ErrorCode.INVALID_ARGUMENT, `already has ${SUFFIX} suffix -- unchanged`);
   if (o.stdout) refuseTerminal(run);
-  const removesInput = !o.keep && !o.stdout;
+  // A shard's input is shared by all workers: never removed.
+  const removesInput = !o.keep && !o.stdout && o.shard === undefined;
   await pauseAt('input-open', run.io);
-  const input = await InputFile.open(path, { followSymlinks: o.force || o.stdout, allowHardLinks: o.force || !removesInput });
+  const input = await InputFile.open(path, { followSymlinks: o.force || o.stdout || o.shard !== undefined, allowHardLinks: o.force || !removesInput });
   try {
-    const target = o.stdout ? undefined : (o.output ?? path + SUFFIX);
-    if (target) await checkTarget(target, input, { force: o.force });
-    const options = await run.compressOptions(input.size);
-    const bar = run.progressBar(basename(path), input.size);
-    const stream = createCompressStream({ ...options, onProgress: bar && ((p) => bar.update(p.bytesIn, p.bytesTotal)) });
+    const shard = o.shard === undefined ? undefined : resolveShard(o.shard, run.io.env);
+    const [start, end] = shard ? await shardRange(input, shard.index, shard.count) : [0, input.size];
+    const target = o.stdout ? undefined : (o.output ?? (shard ? shardName(path, shard.index, shard.count) : path + SUFFIX));
+    // A retried shard replaces its own part (idempotent); anything else is never clobbered without -f.
+    const force = o.force || shard !== undefined;
+    if (target) await checkTarget(target, input, { force });
+    const options = await run.compressOptions(end - start);
+    if (shard && o.verbose) run.info(`${printable(path)}: shard ${shard.index} of ${shard.count}: bytes ${start} to ${end}`);
     const started = performance.now();
     if (!target) {
+      const progress = run.fileProgress(basename(path), input.size);
+      const stream = createCompressStream({ ...options, onProgress: progress && ((p) => progress.update(p.bytesIn, p.bytesTotal, p.bytesOut)) });
       await pipeline(input.readStream(), stream, stdoutSink(run.io.stdout));
-      bar?.finish();
+      progress?.finish();
       await input.checkUnchanged(); // the data already went out: report, at least
       report(run, path, stream.stats, started);
       return;
     }
-    const out = await TemporaryOutput.create(target);
+    const out = o.resume ? await TemporaryOutput.openPartial(target) : await TemporaryOutput.create(target);
     try {
       const inputHash = createHash('sha256');
+      const resumed = o.resume ? await resumeFrom(run, out, input, [start, end], options, inputHash) : undefined;
+      const from = start + (resumed?.inputOffset ?? 0);
+      const progress = run.fileProgress(basename(path), end - start, from - start);
+      const stream = createCompressStream({ ...options, resume: resumed,
+        onProgress: progress && ((p) => progress.update(p.bytesIn, p.bytesTotal, (resumed?.keepBytes ?? 0) + p.bytesOut)) });
       try {
-        await pipeline(input.readStream(), hashTap(inputHash), stream, out.writeStream());
+        await pipeline(input.readStream(from, end), hashTap(inputHash), stream, out.writeStream(resumed?.keepBytes ?? 0));
       } catch (e) {
-        throw fileSystemError(e, target, 'cannot write');
+        throw fileSystemError(e, out.keptOnFailure ? out.path : target, 'cannot write');
       }
-      bar?.finish();
+      progress?.finish(undefined, (await out.handle.stat()).size);
       await pauseAt('output-written', run.io);
-      if (o.verify && removesInput) await verify(run, out, inputHash.digest('hex'), options.model);
+      if (o.verify && (removesInput || resumed)) await verify(run, out, inputHash.digest('hex'), options.model);
       await out.finish(input.stat);
       await pauseAt('before-publish', run.io);
       await input.checkUnchanged();
-      await out.publish({ force: o.force });
+      await out.publish({ force });
       report(run, path, stream.stats, started);
       if (removesInput) {
         await pauseAt('before-remove', run.io);
@@ -80,6 +96,24 @@ export async function compressFile(run: FileRun, path: string): Promise<void> {
   } finally {
     await input.close();
   }
+}
+
+/**
+ * --resume: how much of the partial output `out` to keep (findResumePoint checks its
+ * header against these settings and each block's CRC against the input), truncated
+ * to that; the kept input bytes are fed to `inputHash` so verification covers all.
+ * Undefined: nothing kept, the partial output is emptied and written afresh.
+ */
+async function resumeFrom(run: FileRun, out: TemporaryOutput, input: InputFile, [start, end]: [number, number],
+  options: CompressStreamOptions, inputHash: Hash): Promise<ResumePoint | undefined> {
+  const part = { size: end - start, read: (offset: number, length: number) => input.read(start + offset, Math.min(length, end - start - offset)) };
+  const point = (await out.handle.stat()).size > 0 ? await findResumePoint(out.path, part, options) : undefined;
+  await out.handle.truncate(point?.keepBytes ?? 0);
+  if (!point || point.keepBytes === 0) return undefined;
+  await pipeline(input.readStream(start, start + point.inputOffset), hashTap(inputHash), discardSink());
+  run.warn(`${printable(input.path)}: resuming from ${printable(out.path)}: ${point.blocks.length} complete block(s) kept, ` +
+      `${point.inputOffset} of ${end - start} bytes done`);
+  return point;
 }
 
 /** A pass-through that hashes what flows through it. */

@@ -6,6 +6,7 @@
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, LmzipError } from '../../errors.js';
+import { open } from '../../archive/open.js';
 import { createDecompressStream } from '../../stream.js';
 import type { FileRun } from '../file-run.js';
 import { discardSink, fileSystemError, printable, stdoutSink } from '../output.js';
@@ -34,8 +35,8 @@ export async function decompressFile(run: FileRun, path: string): Promise<void> 
   try {
     const target = toFile ? (o.output ?? path.slice(0, -SUFFIX.length)) : undefined;
     if (target) await checkTarget(target, input, { force: o.force });
-    const stream = createDecompressStream(await run.decompressOptions());
-    const bar = run.progressBar(basename(path), input.size);
+    const stream = createDecompressStream(await run.decompressOptions(await run.modelForFile(path)));
+    const bar = run.fileProgress(basename(path), input.size);
     let read = 0;
     // Reading starts with the 'data' listener: call this only right in a pipeline.
     const source = () => input.readStream().on('data', (chunk) => {
@@ -69,5 +70,32 @@ export async function decompressFile(run: FileRun, path: string): Promise<void> 
     }
   } finally {
     await input.close();
+  }
+}
+
+/** The most original bytes --range decodes before writing them out. */
+const RANGE_STEP = 4 << 20;
+
+/**
+ * `lmzip -d --range OFFSET:LENGTH FILE.lmz`: original bytes [OFFSET, OFFSET+LENGTH),
+ * clipped to the file's size, to standard output. Only the blocks that cover them are
+ * read and decoded (open().read(), through the seek index or a scan of block tables).
+ */
+export async function decompressRange(run: FileRun, path: string): Promise<void> {
+  const { offset, length } = run.options.range!;
+  const model = run.options.model ? await run.model(run.options.model) : await run.modelForFile(path);
+  const archive = await open(path, { model, threads: run.options.threads, gpuLayers: run.options.gpuLayers,
+    backend: run.options.backend, signal: run.signal }).catch((e) => {
+    throw fileSystemError(e, path, 'cannot read');
+  });
+  try {
+    const end = Math.min(archive.size, offset + Math.min(length, Number.MAX_SAFE_INTEGER - offset));
+    const sink = stdoutSink(run.io.stdout);
+    await pipeline(async function* () {
+      for (let pos = offset; pos < end; pos += RANGE_STEP) yield await archive.read(pos, Math.min(RANGE_STEP, end - pos));
+    }, sink);
+    if (run.options.verbose) run.info(`${printable(path)}: bytes ${Math.min(offset, archive.size)} to ${Math.max(end, Math.min(offset, archive.size))} of ${archive.size}`);
+  } finally {
+    await archive.close();
   }
 }

@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { native, nativeBindingPath } from '../../native.js';
 import { HELP, parseArgs, UsageError, type CliOptions } from '../args.js';
 import { FileRun, type Io } from '../file-run.js';
-import { describeError, printable, StdoutError } from '../output.js';
+import { describeError, fileSystemError, printable, StdoutError } from '../output.js';
 import type { Shutdown } from '../signals.js';
 import { compressFile, compressStdio } from './compress.js';
-import { decompressFile, decompressStdio } from './decompress.js';
+import { decompressFile, decompressRange, decompressStdio } from './decompress.js';
+import { reindexCommand } from './reindex.js';
+import { operands } from '../walk.js';
 import { listFile } from './list.js';
 
 /**
@@ -36,19 +38,28 @@ export async function runFileCommand(argv: string[], io: Io, shutdown: Shutdown)
     io.stdout.write(`${version()}\n`);
     return 0;
   }
+  if (options.resume) shutdown.interruptMessage = 'the partial output (FILE.lmz.partial) is kept: run again with --resume to continue';
   const run = new FileRun(options, io, shutdown.signal);
   try {
-    let status = 0;
-    for (const file of options.files.length ? options.files : ['-']) {
+    // One failing file does not stop the others; each is named, and with several files
+    // the failures are listed again at the end.
+    const failed: string[] = [];
+    let count = 0;
+    const warn = (message: string) => run.warn(printable(message));
+    for await (const { path: file, error } of operands(options.files.length ? options.files : ['-'], options, warn)) {
+      count++;
       try {
+        if (error) throw fileSystemError(error, file, 'cannot read directory');
         await runOne(run, file);
       } catch (e) {
         if (e instanceof StdoutError) shutdown.stdoutFailed(e); // standard output is gone: stop here
-        io.stderr.write(`lmzip: ${file === '-' ? '(stdin)' : printable(file)}: ${describeError(e)}\n`);
-        status = 1;
+        const name = file === '-' ? '(stdin)' : printable(file);
+        io.stderr.write(`lmzip: ${name}: ${describeError(e)}\n`);
+        failed.push(name);
       }
     }
-    return status;
+    if (failed.length && count > 1) io.stderr.write(`lmzip: ${failed.length} of ${count} files failed: ${failed.join(', ')}\n`);
+    return failed.length ? 1 : 0;
   } finally {
     run.dispose();
   }
@@ -57,6 +68,8 @@ export async function runFileCommand(argv: string[], io: Io, shutdown: Shutdown)
 function runOne(run: FileRun, file: string): Promise<void> {
   const mode = run.options.mode;
   if (mode === 'list') return listFile(run, file);
+  if (run.options.reindex) return reindexCommand(run, file);
+  if (run.options.range) return decompressRange(run, file);
   if (file === '-') return mode === 'compress' ? compressStdio(run) : decompressStdio(run);
   return mode === 'compress' ? compressFile(run, file) : decompressFile(run, file);
 }

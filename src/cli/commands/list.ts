@@ -36,4 +36,20 @@ export async function listFile(run: FileRun, path: string): Promise<void> {
     `  members         ${info.members.length} (${[...new Set(layout)].join('; ')})\n` +
     `  blocks          ${info.blocks}${info.tokens ? `, ${info.tokens} tokens` : ''}\n` +
     `  methods         model ${pct('model')}% (${info.chunks.model} chunks), brotli ${pct('brotli')}% (${info.chunks.brotli}), stored ${pct('stored')}% (${info.chunks.stored})\n`);
+  if (run.options.verbose) run.io.stdout.write(memberLines(info));
+}
+
+/** -l -v: one line per member — where it lies, what it holds, whether random access finds it from the end. */
+function memberLines(info: ContainerInfo): string {
+  let offset = 0;
+  let original = 0;
+  return info.members.map((m, i) => {
+    const h = m.header;
+    const blockSize = h.version === 2 ? `, blocks of ${h.blockSize} bytes` : '';
+    const line = `  member ${i + 1}        at byte ${offset}, ${m.compressedSize} bytes: original bytes ${original} to ${original + m.originalSize}, ` +
+      `v${m.version}, ${m.blocks} block(s)${blockSize}, ${m.indexed ? 'indexed' : 'no index'}\n`;
+    offset += m.compressedSize;
+    original += m.originalSize;
+    return line;
+  }).join('');
 }
