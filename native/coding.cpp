@@ -46,7 +46,12 @@ void StepTables::compute(std::span<LaneStep> lanes, const std::vector<ScheduledC
   for (size_t i = 0; i < lanes.size(); ++i) {
     const LaneStep& s = lanes[i];
     views_[i] = LaneView{s.lane, s.chunk, s.index, s.logits, &chunks[s.chunk].tokens};
-    totals_[i] = predictor_.frequencies(views_[i], tables_.data() + i * n_vocab_);
+  }
+  auto table = [&](size_t i) { totals_[i] = predictor_.frequencies(views_[i], tables_.data() + i * n_vocab_); };
+  if (workers_ && predictor_.lanes_independent()) {
+    workers_->run(lanes.size(), table);
+  } else {
+    for (size_t i = 0; i < lanes.size(); ++i) table(i);
   }
 }
 
