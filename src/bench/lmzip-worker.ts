@@ -119,7 +119,8 @@ async function main(): Promise<void> {
       if (stats.modelChunks > 0) {
         const info = api.inspect(output);
         const h = info.header;
-        res.schedule = { lanes: h.lanes, window: h.window, overlap: h.overlap, modelChunks: info.chunks.model, tokens: info.tokens };
+        // Format v2 records no token count (inspect gives 0): the call's own count is the same.
+        res.schedule = { lanes: h.lanes, window: h.window, overlap: h.overlap, modelChunks: info.chunks.model, tokens: info.tokens || stats.tokens };
         res.profile = h.profile;
       }
     } else if (req.mode === 'decompress') {
