@@ -58,6 +58,14 @@ class ModelPredictor : public Predictor {
   int n_vocab_;
 };
 
+// Interval arithmetic over a frequency table (exposed for tests).
+namespace coding_detail {
+// [cum, cum + freqs[token]) is the token's interval: returns cum.
+uint64_t cumulative(const uint32_t* freqs, llama_token token);
+// The token whose interval holds `target` (< the table's total), and its interval's start.
+llama_token find_token(const uint32_t* freqs, int n_vocab, uint64_t target, uint64_t* cum_out);
+}  // namespace coding_detail
+
 // The predictor for a coding method; throws Error(UNSUPPORTED_VERSION) for ids this build lacks.
 std::unique_ptr<Predictor> make_predictor(const CodingMethod& method, const Model& model);
 

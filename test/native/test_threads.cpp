@@ -1,6 +1,7 @@
 // WorkerPool (native/threads.h): every iteration runs exactly once, on any number of
 // threads, loop after loop; exceptions reach the caller; and the frequency tables of a
 // step (StepTables, coding.h) are the same computed on the pool as on one thread.
+// Also the coder's blocked interval arithmetic (coding.h, coding_detail) against a plain scan.
 #include <atomic>
 #include <random>
 #include <stdexcept>
@@ -86,6 +87,36 @@ TEST(step_tables_same_on_workers) {
       for (int t = 0; t < n_vocab && same; ++t) same = alone.freqs(size_t(i))[t] == shared.freqs(size_t(i))[t];
     }
   }
+  CHECK(same);
+}
+
+// The blocked interval search against a plain scan, on tables with zeros-free random
+// entries, huge entries, and sizes around the block length.
+TEST(interval_search_equals_plain_scan) {
+  std::mt19937_64 rng(16);
+  bool same = true;
+  int searches = 0;
+  for (int iter = 0; iter < 300 && same; ++iter) {
+    const int n = iter < 140 ? 1 + iter : 1 + int(rng() % 160000);
+    std::vector<uint32_t> f(static_cast<size_t>(n));
+    for (auto& x : f) x = iter % 3 == 0 ? 1 + uint32_t(rng() % 3) : 1 + uint32_t(rng() % (1u << 24));
+    if (iter % 4 == 0) f[rng() % f.size()] = 1u << 30;  // one token holds most of the mass
+    std::vector<uint64_t> start(f.size() + 1, 0);
+    for (size_t t = 0; t < f.size(); ++t) start[t + 1] = start[t] + f[t];
+    const uint64_t total = start.back();
+    for (int k = 0; k < 40 && same; ++k) {
+      const llama_token token = llama_token(rng() % f.size());
+      same = lmzip::coding_detail::cumulative(f.data(), token) == start[size_t(token)];
+      // Targets at interval edges and anywhere.
+      const uint64_t target = k % 3 == 0 ? start[size_t(token)] : k % 3 == 1 ? start[size_t(token) + 1] - 1 : rng() % total;
+      uint64_t cum = 0;
+      const llama_token found = lmzip::coding_detail::find_token(f.data(), n, target, &cum);
+      same = same && found >= 0 && found < n && start[size_t(found)] <= target && target < start[size_t(found) + 1] &&
+             cum == start[size_t(found)];
+      ++searches;
+    }
+  }
+  std::printf("  %d searches compared\n", searches);
   CHECK(same);
 }
 
