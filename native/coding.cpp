@@ -9,23 +9,45 @@ namespace lmzip {
 
 namespace {
 [[noreturn]] void damaged(const std::string& what) { throw Error("CORRUPT_DATA", "compressed data is damaged: " + what); }
+}  // namespace
 
-// [cum, cum + freqs[token]) is the token's interval.
+namespace coding_detail {
+namespace {
+// Whole blocks of a table are summed first (a loop the compiler vectorises), so a
+// search over a 152k vocabulary touches each entry once at vector speed; integer sums
+// are exact, so the result is the one a plain scan gives.
+constexpr int kBlock = 64;
+uint64_t block_sum(const uint32_t* freqs) {
+  uint64_t sum = 0;
+  for (int k = 0; k < kBlock; ++k) sum += freqs[k];
+  return sum;
+}
+}  // namespace
+
 uint64_t cumulative(const uint32_t* freqs, llama_token token) {
   uint64_t cum = 0;
-  for (llama_token t = 0; t < token; ++t) cum += freqs[t];
+  llama_token t = 0;
+  for (; t + kBlock <= token; t += kBlock) cum += block_sum(freqs + t);
+  for (; t < token; ++t) cum += freqs[t];
   return cum;
 }
 
-// The token whose interval holds `target`, and the start of that interval.
 llama_token find_token(const uint32_t* freqs, int n_vocab, uint64_t target, uint64_t* cum_out) {
   uint64_t cum = 0;
   llama_token token = 0;
+  // Skip blocks that end at or before the target (never the last token: it is the answer
+  // when no interval before it holds the target).
+  while (token + kBlock < n_vocab) {
+    const uint64_t sum = block_sum(freqs + token);
+    if (cum + sum > target) break;
+    cum += sum;
+    token += kBlock;
+  }
   while (token + 1 < n_vocab && cum + freqs[token] <= target) cum += freqs[token++];
   *cum_out = cum;
   return token;
 }
-}  // namespace
+}  // namespace coding_detail
 
 uint64_t ModelPredictor::frequencies(const LaneView& lane, uint32_t* freqs) {
   return logits_to_freqs(lane.logits, n_vocab_, freqs);
@@ -46,7 +68,12 @@ void StepTables::compute(std::span<LaneStep> lanes, const std::vector<ScheduledC
   for (size_t i = 0; i < lanes.size(); ++i) {
     const LaneStep& s = lanes[i];
     views_[i] = LaneView{s.lane, s.chunk, s.index, s.logits, &chunks[s.chunk].tokens};
-    totals_[i] = predictor_.frequencies(views_[i], tables_.data() + i * n_vocab_);
+  }
+  auto table = [&](size_t i) { totals_[i] = predictor_.frequencies(views_[i], tables_.data() + i * n_vocab_); };
+  if (workers_ && predictor_.lanes_independent()) {
+    workers_->run(lanes.size(), table);
+  } else {
+    for (size_t i = 0; i < lanes.size(); ++i) table(i);
   }
 }
 
@@ -76,7 +103,7 @@ void EncodeHook::code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk
     const llama_token token = tokens[s.index];
     const uint32_t* freqs = tables_.freqs(i);
     const uint64_t total = tables_.total(i);
-    encoder_for(s.chunk).encode(cumulative(freqs, token), freqs[token], total);
+    encoder_for(s.chunk).encode(coding_detail::cumulative(freqs, token), freqs[token], total);
     coded_any_ = true;
     const LaneView view = tables_.view(i);
     tables_.predictor().observe(view, token);
@@ -134,7 +161,7 @@ void DecodeHook::code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk
     RangeDecoder& decoder = decoder_for(s.chunk);
     const uint32_t* freqs = tables_.freqs(i);
     uint64_t cum = 0;
-    const llama_token token = find_token(freqs, n_vocab, decoder.target(tables_.total(i)), &cum);
+    const llama_token token = coding_detail::find_token(freqs, n_vocab, decoder.target(tables_.total(i)), &cum);
     decoder.consume(cum, freqs[token]);
     // Encoders never plan tokens that stand for no bytes; decoding one means damage
     // (and would otherwise let a damaged chunk run all its steps before failing).

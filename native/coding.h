@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "range_coder.h"
+#include "threads.h"
 
 namespace lmzip {
 
@@ -40,6 +41,10 @@ class Predictor {
   virtual void observe(const LaneView& lane, llama_token token) { (void)lane, (void)token; }
   // A block starts: adaptive state must return to its initial value.
   virtual void reset() {}
+  // True when frequencies() may be called for several lanes of a step at once, from
+  // different threads (it reads only the lane it is given and state no call writes).
+  // Phase 1 then runs on the engine's worker threads; otherwise on one thread, in lane order.
+  virtual bool lanes_independent() const { return false; }
 };
 
 // Coding method 1: freq_algorithm 1 over the model's logits (freqs.h).
@@ -47,10 +52,19 @@ class ModelPredictor : public Predictor {
  public:
   explicit ModelPredictor(int n_vocab) : n_vocab_(n_vocab) {}
   uint64_t frequencies(const LaneView& lane, uint32_t* freqs) override;
+  bool lanes_independent() const override { return true; }  // a pure function of the lane's logits
 
  private:
   int n_vocab_;
 };
+
+// Interval arithmetic over a frequency table (exposed for tests).
+namespace coding_detail {
+// [cum, cum + freqs[token]) is the token's interval: returns cum.
+uint64_t cumulative(const uint32_t* freqs, llama_token token);
+// The token whose interval holds `target` (< the table's total), and its interval's start.
+llama_token find_token(const uint32_t* freqs, int n_vocab, uint64_t target, uint64_t* cum_out);
+}  // namespace coding_detail
 
 // The predictor for a coding method; throws Error(UNSUPPORTED_VERSION) for ids this build lacks.
 std::unique_ptr<Predictor> make_predictor(const CodingMethod& method, const Model& model);
@@ -69,10 +83,12 @@ class TokenListener {
   virtual void on_token(const TokenRecord& record) = 0;
 };
 
-// Phase 1 for a whole step: one table per lane.
+// Phase 1 for a whole step: one table per lane, on the worker threads when there are
+// some and the predictor's lanes are independent (the tables are the same either way).
 class StepTables {
  public:
   StepTables(Predictor& predictor, int n_vocab) : predictor_(predictor), n_vocab_(size_t(n_vocab)) {}
+  void use_workers(WorkerPool* workers) { workers_ = workers; }
   void compute(std::span<LaneStep> lanes, const std::vector<ScheduledChunk>& chunks);
   const uint32_t* freqs(size_t i) const { return tables_.data() + i * n_vocab_; }
   uint64_t total(size_t i) const { return totals_[i]; }
@@ -82,6 +98,7 @@ class StepTables {
  private:
   Predictor& predictor_;
   size_t n_vocab_;
+  WorkerPool* workers_ = nullptr;
   std::vector<uint32_t> tables_;
   std::vector<uint64_t> totals_;
   std::vector<LaneView> views_;
@@ -98,6 +115,7 @@ class EncodeHook : public StepHook {
   EncodeHook(const Model& model, Predictor& predictor, StreamLayout layout, std::vector<EncodedChunk>& out,
              bool measure_ideal, TokenListener* listener);
   void code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk>& chunks) override;
+  void use_workers(WorkerPool* workers) { tables_.use_workers(workers); }
   // PerBlock: ends the block's stream and returns it.
   std::vector<uint8_t> finish_block();
 
@@ -127,6 +145,7 @@ class DecodeHook : public StepHook {
   DecodeHook(const Model& model, Predictor& predictor, const uint8_t* stream, size_t stream_size,
              const std::vector<BlockChunk>& chunks, std::vector<std::string>& out);
   void code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk>& chunks) override;
+  void use_workers(WorkerPool* workers) { tables_.use_workers(workers); }
   // v2: checks that the stream was used up exactly (a valid stream always is).
   void finish_block() const;
 

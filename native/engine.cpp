@@ -23,6 +23,13 @@ bool worth_modelling(const TokenPlan& plan, size_t size) { return plan.ok && pla
 // chunks) and let real data grow it.
 constexpr size_t kMaxReserve = size_t(1) << 16;
 
+// Threads for the frequency tables of a step (phase 1, coding.h): the session's thread
+// count, which llama.cpp's threads leave idle between two decodes. Measured in
+// docs/benchmark.md ("Frequency tables").
+std::unique_ptr<WorkerPool> table_workers(const SessionParams& p) {
+  return p.threads > 1 ? std::make_unique<WorkerPool>(p.threads) : nullptr;
+}
+
 // n_batch as docs/FORMAT.md specifies it: room for every lane's restart at once.
 uint32_t batch_size(const SessionParams& p) {
   const uint32_t n_ctx = uint32_t(p.lanes) * uint32_t(p.window);
@@ -210,6 +217,8 @@ std::vector<EncodedChunk> Session::encode(const std::vector<std::pair<const uint
   std::vector<ScheduledChunk> work = plan_chunks(*model_, chunks, allow_model, out, cancel);
   auto predictor = make_predictor(params_.method, *model_);
   EncodeHook hook(*model_, *predictor, StreamLayout::PerChunk, out, measure_ideal, nullptr);
+  const auto workers = table_workers(params_);
+  hook.use_workers(workers.get());
   run(work, hook, cancel, progress);
   return out;
 }
@@ -222,6 +231,8 @@ EncodedBlock Session::encode_block(const std::vector<std::pair<const uint8_t*, s
   std::vector<ScheduledChunk> work = plan_chunks(*model_, chunks, allow_model, block.chunks, cancel);
   auto predictor = make_predictor(params_.method, *model_);  // fresh adaptive state per block
   EncodeHook hook(*model_, *predictor, StreamLayout::PerBlock, block.chunks, measure_ideal, listener);
+  const auto workers = table_workers(params_);
+  hook.use_workers(workers.get());
   run(work, hook, cancel, progress);
   block.stream = hook.finish_block();
   return block;
@@ -245,6 +256,8 @@ std::vector<std::string> Session::decode(const std::vector<DecodeChunk>& chunks,
   }
   auto predictor = make_predictor(params_.method, *model_);
   DecodeHook hook(*model_, *predictor, chunks, out);
+  const auto workers = table_workers(params_);
+  hook.use_workers(workers.get());
   run(work, hook, cancel, progress);
   for (size_t c = 0; c < chunks.size(); ++c) {
     std::string& bytes = out[c];
@@ -274,6 +287,8 @@ std::vector<std::string> Session::decode_block(const uint8_t* stream, size_t str
   if (!chunks.empty() && stream_size == 0) damaged("a block with model-coded chunks has an empty model stream");
   auto predictor = make_predictor(params_.method, *model_);  // fresh adaptive state per block
   DecodeHook hook(*model_, *predictor, stream, stream_size, chunks, out);
+  const auto workers = table_workers(params_);
+  hook.use_workers(workers.get());
   run(work, hook, cancel, progress);
   if (!chunks.empty()) hook.finish_block();
   for (size_t c = 0; c < chunks.size(); ++c) {

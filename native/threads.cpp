@@ -84,3 +84,73 @@ void ThreadGovernor::decide() {
 }
 
 }  // namespace lmzip
+
+// ---- WorkerPool ------------------------------------------------------------------------
+
+namespace lmzip {
+
+WorkerPool::WorkerPool(int threads) {
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { work_loop(); });
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void WorkerPool::take_iterations(Loop& loop) {
+  for (size_t i = loop.next.fetch_add(1); i < loop.n; i = loop.next.fetch_add(1)) {
+    try {
+      (*loop.fn)(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!loop.error) loop.error = std::current_exception();
+    }
+  }
+}
+
+void WorkerPool::work_loop() {
+  uint64_t seen = 0;
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [&] { return stopping_ || (loop_ && generation_ != seen); });
+    if (stopping_) return;
+    seen = generation_;
+    Loop& loop = *loop_;
+    ++active_;
+    lock.unlock();
+    take_iterations(loop);
+    lock.lock();
+    if (--active_ == 0) finished_.notify_all();
+  }
+}
+
+void WorkerPool::run(size_t n, const std::function<void(size_t)>& fn) {
+  if (workers_.empty() || n <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  Loop loop{&fn, n};
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    loop_ = &loop;
+    ++generation_;
+  }
+  wake_.notify_all();
+  take_iterations(loop);
+  std::exception_ptr error;
+  {
+    // Every iteration is taken; those still running belong to active workers.
+    std::unique_lock<std::mutex> lock(mutex_);
+    loop_ = nullptr;  // workers that wake from now on wait for the next loop
+    finished_.wait(lock, [&] { return active_ == 0; });
+    error = loop.error;
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace lmzip

@@ -14,8 +14,14 @@
 // the count (docs/DETERMINISM.md). With flash attention on it could, so the governor
 // then keeps the requested count.
 #pragma once
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "llama.h"
@@ -50,6 +56,53 @@ class ThreadGovernor {
   int run_length_ = 64;  // steps between probes; doubles while the choice holds
   int last_choice_ = 0;
   std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace lmzip
+
+namespace lmzip {
+
+// A small set of persistent threads that share one loop's iterations with the thread
+// that calls run(): the engine computes the lanes' frequency tables of a step on it
+// (coding.h, phase 1), between two llama_decode calls, while ggml's own threads wait.
+//
+// Workers sleep on a condition variable between loops (they never spin, so they take
+// no core from llama.cpp), and iterations are handed out one at a time from a shared
+// counter: a worker the scheduler does not run takes none, and the caller does its
+// share (a busy machine costs at most the iteration a worker started). Which thread
+// computes an iteration never changes its result.
+class WorkerPool {
+ public:
+  // `threads`: how many threads a loop may use, the caller included (<= 1: no workers).
+  explicit WorkerPool(int threads);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Calls fn(i) for every i in [0, n), on up to `threads` threads, and returns when all
+  // calls have returned. The first exception thrown by fn is rethrown here.
+  void run(size_t n, const std::function<void(size_t)>& fn);
+  int threads() const { return int(workers_.size()) + 1; }
+
+ private:
+  // One run()'s loop; lives on run()'s stack, which waits until no worker holds it.
+  struct Loop {
+    const std::function<void(size_t)>* fn;
+    size_t n;
+    std::atomic<size_t> next{0};
+    std::exception_ptr error;  // under mutex_
+  };
+  void work_loop();
+  void take_iterations(Loop& loop);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, finished_;
+  // Under mutex_:
+  Loop* loop_ = nullptr;     // the loop being run, if any
+  uint64_t generation_ = 0;  // one per run()
+  int active_ = 0;           // workers inside loop_
+  bool stopping_ = false;
 };
 
 }  // namespace lmzip

@@ -15,11 +15,11 @@ import { parseArgs } from 'node:util';
 import { BASELINES, aptInstallCommand, detectTools, runBaselineOnce, type Baseline } from './baselines.js';
 import { renderSvg, svgToPng, type ChartSpec } from './chart.js';
 import { makeSizedText, listCorpus, parseFileSpec, prepareInput, QUICK_SET, SWEEP_SOURCES, type PreparedInput } from './inputs.js';
-import { runLmzipOnce, type LmzipRun } from './lmzip-runner.js';
+import { runLmzipOnce, type LmzipRun, type LmzipSchedule } from './lmzip-runner.js';
 import { averageDepth, findOrBuildReference, runReference } from './reference.js';
 import { describeMachine, machineLine } from './machine.js';
 import { GNU_TIME, which } from './proc.js';
-import { goalsLines, lanesChart, ratioSpeedChart, renderMarkdown, sizesChart, summaryTable, lmzipTable } from './report.js';
+import { goalsLines, lanesChart, lanesTable, ratioSpeedChart, renderMarkdown, sizesChart, summaryTable, lmzipTable } from './report.js';
 import type {
   BenchOptions,
   BenchReport,
@@ -161,13 +161,6 @@ async function measureBaseline(b: Baseline, input: PreparedInput, opts: BenchOpt
     compressSecondsAll: runs.map((r) => r.compressSeconds),
     decompressSecondsAll: runs.map((r) => r.decompressSeconds),
   };
-}
-
-interface LmzipSchedule {
-  lanes?: number;
-  window?: number;
-  threads?: number;
-  backend?: string;
 }
 
 async function measureLmzip(
@@ -422,7 +415,10 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
           for (const l of opts.sweep.lanes) {
             // The sweep measures speed: every chunk the model can spell is model-coded, so
             // both directions run the model even with random-weight test models.
-            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, threads: threads || undefined, backend: opts.backend },
+            // One chunk per lane: the library's default chunks are at least 16 KiB, which
+            // would leave most lanes of a small sweep input idle.
+            const chunkSize = Math.max(64, Math.ceil(input.info.bytes / l));
+            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, chunkSize, threads: threads || undefined, backend: opts.backend },
               opts.sweep.runs, true, opts.sweepTimeoutSeconds, true);
             const depth = r.lmzip?.depth ?? null;
             let ref: LaneSweepPoint['reference'] = null;
@@ -827,6 +823,8 @@ export async function runBenchCommand(
   const report = await runBenchmark(opts);
   io.stdout.write(`\n${machineLine(report.machine)}\n\n${summaryTable(report.summary)}\n`);
   if (report.results.some((r) => r.lmzip)) io.stdout.write(`\n${lmzipTable(report.results)}\n\n${goalsLines(report).join('\n')}\n`);
+  // lmzip beside llama.cpp's own decode rate, per lanes and threads.
+  if (report.scaling.lanes.length) io.stdout.write(`\n${lanesTable(report)}\n`);
   if (report.outputs.length) io.stdout.write(`\nwrote ${report.outputs.join(', ')}\n`);
   const bad = report.results.some((r) => r.status === 'failed' || r.roundTrip === false) || report.scaling.lanes.some((p) => p.error || p.roundTrip === false);
   return bad ? 1 : 0;

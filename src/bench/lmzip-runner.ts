@@ -65,6 +65,8 @@ export interface LmzipRun {
 export interface LmzipSchedule {
   lanes?: number;
   window?: number;
+  /** Target chunk size in bytes (the lanes sweep: input / lanes, so every lane gets a chunk). */
+  chunkSize?: number;
   threads?: number;
   backend?: string;
 }

@@ -18,6 +18,8 @@ export interface WorkerRequest {
   output?: string;
   lanes?: number;
   window?: number;
+  /** Target chunk size: the lanes sweep sets input / lanes so that every lane gets a chunk. */
+  chunkSize?: number;
   threads?: number;
   /** Model.load's backend (auto, cpu, cuda). */
   backend?: string;
@@ -105,7 +107,7 @@ async function main(): Promise<void> {
     res.modelLoadSeconds = now() - t;
     res.modelName = model.facts?.name;
     res.backend = model.backend;
-    const schedule = defined({ lanes: req.lanes, window: req.window, threads: req.threads });
+    const schedule = defined({ lanes: req.lanes, window: req.window, chunkSize: req.chunkSize, threads: req.threads });
     const cpu0 = process.cpuUsage();
     t = now();
     if (req.mode === 'compress') {
@@ -117,7 +119,8 @@ async function main(): Promise<void> {
       if (stats.modelChunks > 0) {
         const info = api.inspect(output);
         const h = info.header;
-        res.schedule = { lanes: h.lanes, window: h.window, overlap: h.overlap, modelChunks: info.chunks.model, tokens: info.tokens };
+        // Format v2 records no token count (inspect gives 0): the call's own count is the same.
+        res.schedule = { lanes: h.lanes, window: h.window, overlap: h.overlap, modelChunks: info.chunks.model, tokens: info.tokens || stats.tokens };
         res.profile = h.profile;
       }
     } else if (req.mode === 'decompress') {

@@ -432,7 +432,7 @@ uint64_t allocated_bytes() {
 TEST(memory_estimate_matches_allocations) {
   // The estimate guards hostile headers and options before a context exists: it must
   // not be far below what llama.cpp really allocates (nor absurdly above).
-  auto other = std::make_shared<const Model>(repo_path("../shared/models/llama-2-tiny-random.gguf"), ModelParams{});
+  auto other = std::make_shared<const Model>(shared_path("models/llama-2-tiny-random.gguf"), ModelParams{});
   struct Cfg { std::shared_ptr<const Model> model; int lanes, window; };
   for (const Cfg& cfg : {Cfg{stories(), 1, 256}, Cfg{stories(), 16, 256}, Cfg{stories(), 64, 2048},
                           Cfg{other, 16, 1024}, Cfg{other, 4, 8192}}) {

@@ -3,6 +3,7 @@
 // bit-identical results from copies of freqs.cpp built at -O0, -O2 and -O3 -march=native
 // (see CMakeLists.txt: each copy lives in its own namespace).
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -128,6 +129,57 @@ TEST(same_result_across_optimisation_levels) {
   }
   std::printf("  %d tables compared, %d differ between -O0, -O2, -O3 -march=native and the library build\n",
               compared, differing);
+  CHECK(differing == 0);
+}
+
+// The AVX2 loop against the scalar reference: the same integers on every input
+// (bench/freqs-exhaustive.cpp enumerates every float; this is its quick sample).
+std::vector<float> adversarial_logits(std::mt19937_64& rng, int n) {
+  std::vector<float> l(static_cast<size_t>(n));
+  std::uniform_real_distribution<float> wide(-40.0f, 0.0f);
+  for (auto& x : l) {
+    switch (rng() % 10) {
+      case 0: x = float(-int(rng() % 40)) / 1.4426950408889634f; break;  // exp2 argument near a whole number
+      case 1: x = -31.0f / 1.4426950408889634f + float(int(rng() % 5) - 2) * 1e-6f; break;  // the cut-off
+      case 2: { uint32_t bits = uint32_t(rng()); std::memcpy(&x, &bits, sizeof x); break; }  // any pattern
+      case 3: x = rng() % 2 ? kNaN : -kInf; break;
+      case 4: x = rng() % 2 ? -0.0f : std::numeric_limits<float>::denorm_min(); break;
+      default: x = wide(rng);
+    }
+  }
+  return l;
+}
+
+TEST(vector_loop_equals_scalar_reference) {
+  using lmzip::freqs_detail::Impl;
+  if (lmzip::freqs_detail::best_impl() != Impl::Avx2) {
+    std::printf("  SKIPPED: this CPU has no AVX2, only the scalar loop runs here\n");
+    return;
+  }
+  std::mt19937_64 rng(14);
+  int compared = 0, differing = 0;
+  for (int iter = 0; iter < 600; ++iter) {
+    // Every remainder of 8 (the vector width) for the scalar tail, and real vocabulary sizes.
+    const int n = iter < 40 ? 1 + iter : (iter % 3 == 0 ? 49152 + int(rng() % 9) : 1 + int(rng() % 5000));
+    std::vector<float> l = iter % 2 ? adversarial_logits(rng, n) : random_logits(rng, n, float(1 + rng() % 30));
+    if (iter % 5 == 0) l[rng() % l.size()] = kInf;  // no finite maximum: the uniform table
+    std::vector<uint32_t> a(l.size()), b(l.size());
+    const uint64_t ta = lmzip::freqs_detail::logits_to_freqs(Impl::Scalar, l.data(), n, a.data());
+    const uint64_t tb = lmzip::freqs_detail::logits_to_freqs(Impl::Avx2, l.data(), n, b.data());
+    // The quantisation alone too (the table's low bits survive no shift here).
+    float max_logit = -kInf;
+    for (float x : l)
+      if (x > max_logit) max_logit = x;
+    if (std::isfinite(max_logit)) {
+      std::vector<uint32_t> qa(l.size()), qb(l.size());
+      const uint64_t sa = lmzip::freqs_detail::quantise(Impl::Scalar, l.data(), n, max_logit, qa.data());
+      const uint64_t sb = lmzip::freqs_detail::quantise(Impl::Avx2, l.data(), n, max_logit, qb.data());
+      if (sa != sb || qa != qb) ++differing;
+    }
+    ++compared;
+    if (ta != tb || a != b) ++differing;
+  }
+  std::printf("  %d tables compared, %d differ between the AVX2 loop and the scalar reference\n", compared, differing);
   CHECK(differing == 0);
 }
 
