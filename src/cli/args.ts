@@ -20,6 +20,8 @@ export interface CliOptions {
   backend?: 'auto' | 'cpu' | 'cuda';
   chunkSize?: number;
   offline: boolean;
+  /** false: --no-mix, the model alone (coding method 1). */
+  mix: boolean;
   help: boolean;
   version: boolean;
   files: string[];
@@ -52,6 +54,7 @@ function setBoolean(o: CliOptions, flag: string): boolean {
     case 'V': case 'version': o.version = true; return true;
     case 'no-verify': o.verify = false; return true;
     case 'offline': o.offline = true; return true;
+    case 'no-mix': o.mix = false; return true;
     default: return false;
   }
 }
@@ -70,7 +73,7 @@ function setValue(o: CliOptions, key: keyof CliOptions, raw: string, shown: stri
 
 export function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = { mode: 'compress', stdout: false, keep: false, force: false, verbose: 0, quiet: false, verify: true,
-    offline: false, help: false, version: false, files: [] };
+    offline: false, mix: true, help: false, version: false, files: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') {
@@ -135,6 +138,8 @@ FILE is -, read standard input and write standard output.
                        auto), cpu (never a GPU) or cuda (fail without one)
       --gpu-layers=N   layers to offload to the GPU (default: all on a GPU; -1 = all)
       --no-verify      do not decode the output again before removing the input
+      --no-mix         code with the model alone, without the adaptive context
+                       models (docs/MIXING.md; smaller only on rare inputs)
       --offline        never download a model
   -v, --verbose        print statistics (repeat for more)
   -q, --quiet          print no warnings or progress
