@@ -17,7 +17,7 @@ std::vector<std::string> pieces_of(const Model& model) {
 }  // namespace
 
 std::vector<uint8_t> mix_params_for_block(uint64_t block_bytes) {
-  return mix::serialize_params(mix::MixParams::for_block((block_bytes + 1) / 2));
+  return mix::serialize_preset((block_bytes + 1) / 2);
 }
 
 std::unique_ptr<Predictor> make_mix_predictor(const std::vector<uint8_t>& params, const Model& model) {

@@ -18,8 +18,8 @@
 namespace lmzip {
 
 // The parameter bytes an encoder records for blocks of at most `block_bytes` original
-// bytes: MixParams::for_block sized for half a token per byte (tokens of real text
-// average 2-4 bytes; the tables only need to be about as large as the block).
+// bytes: the two-byte preset form, tables sized for half a token per byte (tokens of
+// real text average 2-4 bytes; the tables only need to be about as large as the block).
 std::vector<uint8_t> mix_params_for_block(uint64_t block_bytes);
 
 class MixPredictor : public Predictor {

@@ -27,6 +27,7 @@ export const NEEDS_SHARED = [
   'test/compressor/golden.test.ts',
   'test/compressor/roundtrip.test.ts',
   'test/foundation/model.test.ts',
+  'test/mix/method2.test.ts',
   'test/models/models-command.test.ts',
   'test/models/resolve.test.ts',
   'test/package/pack.test.ts',
