@@ -493,7 +493,7 @@ class AnalyzeBlockWorker : public EncodeBlockWorker {
       lmzip::TokenRecorder& recorder;
       int n_vocab;
       Listener(lmzip::TokenRecorder& r, int n) : recorder(r), n_vocab(n) {}
-      void on_token(const lmzip::TokenRecord& t) override { recorder.record(t.lane.chunk, t.token, t.freqs, n_vocab, t.total, t.bits); }
+      void on_token(const lmzip::TokenRecord& t) override { recorder.record(t.lane.chunk, t.token, t.freqs, n_vocab, t.total); }
     } listener(recorder, session_->model().n_vocab());
     result_ = session_->encode_block(chunk_spans(), allow_model_, measure_ideal_, cancel_, progress_fn(progress), &listener);
     std::vector<uint8_t> strip;

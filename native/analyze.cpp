@@ -104,7 +104,7 @@ StepInsight inspect_step(const uint32_t* freqs, int n, uint64_t total, int token
 TokenRecorder::TokenRecorder(size_t n_chunks, int top_k)
     : top_k_(top_k), steps_(n_chunks), top_ids_(n_chunks), top_probs_(n_chunks) {}
 
-void TokenRecorder::record(size_t chunk, int32_t token, const uint32_t* freqs, int n_vocab, uint64_t total, double bits) {
+void TokenRecorder::record(size_t chunk, int32_t token, const uint32_t* freqs, int n_vocab, uint64_t total) {
   auto& ids = top_ids_[chunk];
   auto& probs = top_probs_[chunk];
   const size_t at = ids.size();
@@ -112,7 +112,7 @@ void TokenRecorder::record(size_t chunk, int32_t token, const uint32_t* freqs, i
   probs.resize(at + size_t(top_k_), 0.0f);
   const StepInsight s = inspect_step(freqs, n_vocab, total, token, top_k_, ids.data() + at);
   for (int j = 0; j < s.top_count; ++j) probs[at + size_t(j)] = float(double(freqs[ids[at + size_t(j)]]) / double(total));
-  steps_[chunk].push_back(Step{token, s.rank, bits, float(s.entropy)});
+  steps_[chunk].push_back(Step{token, s.rank, token_bits(freqs[token], total), float(s.entropy)});
 }
 
 TokenRecords TokenRecorder::finish(const Model& model, const std::vector<uint8_t>& strip_leading_space) {

@@ -59,8 +59,7 @@ struct TokenRecords {
 class TokenRecorder {
  public:
   TokenRecorder(size_t n_chunks, int top_k);
-  // bits: what coding the token cost (the coder's TokenRecord::bits).
-  void record(size_t chunk, int32_t token, const uint32_t* freqs, int n_vocab, uint64_t total, double bits);
+  void record(size_t chunk, int32_t token, const uint32_t* freqs, int n_vocab, uint64_t total);
   // `strip_leading_space[c]`: chunk c's first piece has a space that is not in the data.
   TokenRecords finish(const Model& model, const std::vector<uint8_t>& strip_leading_space);
 

@@ -95,7 +95,7 @@ void EncodeHook::code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk
     const double bits = tables_.predictor().encode(view, freqs, total, token, encoder_for(s.chunk));
     coded_any_ = true;
     tables_.predictor().observe(view, token);
-    if (listener_) listener_->on_token(TokenRecord{view, token, freqs, total, bits});
+    if (listener_) listener_->on_token(TokenRecord{view, token, freqs, total});
     EncodedChunk& out = out_[s.chunk];
     out.table_bits += bits;
     out.model_bits -= std::log2(double(freqs[token]) / double(total));

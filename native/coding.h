@@ -78,7 +78,6 @@ struct TokenRecord {
   llama_token token;
   const uint32_t* freqs;  // the table, n_vocab entries
   uint64_t total;
-  double bits;            // what coding the token cost (Predictor::encode): -log2 f/total for method 1
 };
 class TokenListener {
  public:
