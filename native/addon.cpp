@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "errors.h"
 #include "gpu_info.h"
+#include "mix_predictor.h"
 #include "model.h"
 
 #ifndef LMZIP_ISA
@@ -441,7 +442,9 @@ class EncodeBlockWorker : public PromiseWorker {
     auto byte_coded = Napi::Uint32Array::New(env, n);
     auto ideal = Napi::Float64Array::New(env, n);
     auto table = Napi::Float64Array::New(env, n);
+    auto model_bits = Napi::Float64Array::New(env, n);
     for (size_t i = 0; i < n; ++i) {
+      model_bits[i] = chunks[i].model_bits;
       model_coded[i] = chunks[i].model_coded;
       strip[i] = chunks[i].strip_leading_space;
       token_counts[i] = chunks[i].token_count;
@@ -456,6 +459,7 @@ class EncodeBlockWorker : public PromiseWorker {
     o.Set("byteCoded", byte_coded);
     o.Set("idealBits", ideal);
     o.Set("tableBits", table);
+    o.Set("modelBits", model_bits);
     o.Set("stream", to_uint8(env, result_.stream.data(), result_.stream.size()));
     return o;
   }
@@ -677,12 +681,19 @@ Napi::Value GpuInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Coding method 2's parameter bytes for blocks of at most `blockBytes` bytes (docs/MIXING.md, "Parameters").
+Napi::Value MixParams(const Napi::CallbackInfo& info) {
+  const std::vector<uint8_t> params = lmzip::mix_params_for_block(uint64_t(info[0].As<Napi::Number>().Int64Value()));
+  return to_uint8(info.Env(), params.data(), params.size());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", NativeModel::Init(env));
   exports.Set("NativeSession", NativeSession::Init(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo));
   exports.Set("gpuInfo", Napi::Function::New(env, GpuInfo));
+  exports.Set("mixParams", Napi::Function::New(env, MixParams));
   return exports;
 }
 

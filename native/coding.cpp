@@ -50,7 +50,21 @@ llama_token find_token(const uint32_t* freqs, int n_vocab, uint64_t target, uint
 }  // namespace coding_detail
 
 uint64_t ModelPredictor::frequencies(const LaneView& lane, uint32_t* freqs) {
-  return logits_to_freqs(lane.logits, n_vocab_, freqs);
+  return logits_to_freqs(lane.logits, n_vocab(), freqs);
+}
+
+double Predictor::encode(const LaneView& lane, const uint32_t* freqs, uint64_t total, llama_token token,
+                         RangeEncoder& out) {
+  (void)lane;
+  out.encode(coding_detail::cumulative(freqs, token), freqs[token], total);
+  return -std::log2(double(freqs[token]) / double(total));
+}
+
+llama_token Predictor::decode(const LaneView& /*lane*/, const uint32_t* freqs, uint64_t total, RangeDecoder& in) {
+  uint64_t cum = 0;
+  const llama_token token = coding_detail::find_token(freqs, n_vocab(), in.target(total), &cum);
+  in.consume(cum, freqs[token]);
+  return token;
 }
 
 std::unique_ptr<Predictor> make_predictor(const CodingMethod& method, const Model& model) {
@@ -58,6 +72,7 @@ std::unique_ptr<Predictor> make_predictor(const CodingMethod& method, const Mode
     if (!method.params.empty()) throw Error("CORRUPT_HEADER", "coding method 1 takes no parameters");
     return std::make_unique<ModelPredictor>(model.n_vocab());
   }
+  if (method.id == 2) return make_mix_predictor(method.params, model);
   throw Error("UNSUPPORTED_VERSION", "coding method " + std::to_string(method.id) + " is not known to this build");
 }
 
@@ -67,7 +82,7 @@ void StepTables::compute(std::span<LaneStep> lanes, const std::vector<ScheduledC
   views_.resize(lanes.size());
   for (size_t i = 0; i < lanes.size(); ++i) {
     const LaneStep& s = lanes[i];
-    views_[i] = LaneView{s.lane, s.chunk, s.index, s.logits, &chunks[s.chunk].tokens};
+    views_[i] = LaneView{s.lane, s.chunk, s.index, s.logits, &chunks[s.chunk].tokens, &chunks};
   }
   auto table = [&](size_t i) { totals_[i] = predictor_.frequencies(views_[i], tables_.data() + i * n_vocab_); };
   if (workers_ && predictor_.lanes_independent()) {
@@ -103,13 +118,14 @@ void EncodeHook::code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk
     const llama_token token = tokens[s.index];
     const uint32_t* freqs = tables_.freqs(i);
     const uint64_t total = tables_.total(i);
-    encoder_for(s.chunk).encode(coding_detail::cumulative(freqs, token), freqs[token], total);
-    coded_any_ = true;
     const LaneView view = tables_.view(i);
+    const double bits = tables_.predictor().encode(view, freqs, total, token, encoder_for(s.chunk));
+    coded_any_ = true;
     tables_.predictor().observe(view, token);
     if (listener_) listener_->on_token(TokenRecord{view, token, freqs, total});
     EncodedChunk& out = out_[s.chunk];
-    out.table_bits -= std::log2(double(freqs[token]) / double(total));
+    out.table_bits += bits;
+    out.model_bits -= std::log2(double(freqs[token]) / double(total));
     if (measure_ideal_) out.ideal_bits += ideal_bits(s.logits, n_vocab, token);
     s.chunk_done = s.index + 1 == tokens.size();
     if (s.chunk_done && layout_ == StreamLayout::PerChunk) {
@@ -117,6 +133,7 @@ void EncodeHook::code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk
       chunk_encoders_[s.chunk].reset();
     }
   }
+  tables_.predictor().end_step();
 }
 
 std::vector<uint8_t> EncodeHook::finish_block() {
@@ -155,14 +172,10 @@ RangeDecoder& DecodeHook::decoder_for(size_t chunk) {
 
 void DecodeHook::code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk>& chunks) {
   tables_.compute(lanes, chunks);
-  const int n_vocab = model_.n_vocab();
   for (size_t i = 0; i < lanes.size(); ++i) {
     LaneStep& s = lanes[i];
     RangeDecoder& decoder = decoder_for(s.chunk);
-    const uint32_t* freqs = tables_.freqs(i);
-    uint64_t cum = 0;
-    const llama_token token = coding_detail::find_token(freqs, n_vocab, decoder.target(tables_.total(i)), &cum);
-    decoder.consume(cum, freqs[token]);
+    const llama_token token = tables_.predictor().decode(tables_.view(i), tables_.freqs(i), tables_.total(i), decoder);
     // Encoders never plan tokens that stand for no bytes; decoding one means damage
     // (and would otherwise let a damaged chunk run all its steps before failing).
     const std::string& piece = model_.piece(token);
@@ -183,6 +196,7 @@ void DecodeHook::code_step(std::span<LaneStep> lanes, std::vector<ScheduledChunk
       s.chunk_done = bytes.size() == piece_bytes_[s.chunk];
     }
   }
+  tables_.predictor().end_step();
 }
 
 void DecodeHook::finish_block() const {

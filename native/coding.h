@@ -28,34 +28,48 @@ struct LaneView {
   uint32_t index = 0;                              // the token about to be coded
   const float* logits = nullptr;                   // the model's n_vocab logits for it
   const std::vector<llama_token>* history = nullptr;  // the chunk's tokens; [0, index) are coded
+  const std::vector<ScheduledChunk>* chunks = nullptr;  // every chunk of the block (sizes, which are model-coded)
 };
 
-// Where a token's probability comes from. Implementations: ModelPredictor (coding
-// method 1, the model alone); the mixer of issue 12 adds its own.
+// Where a token's probability comes from, and how the token is coded with it.
+// Implementations: ModelPredictor (coding method 1, the model alone) and
+// MixPredictor (coding method 2, mix_predictor.h: the model mixed with adaptive
+// context models, coded as binary decisions).
 class Predictor {
  public:
+  explicit Predictor(int n_vocab) : n_vocab_(n_vocab) {}
   virtual ~Predictor() = default;
-  // Writes freqs[0..n_vocab), each >= 1, and returns their sum (< 2^32).
+  int n_vocab() const { return n_vocab_; }
+  // Phase 1: writes freqs[0..n_vocab), each >= 1, and returns their sum (< 2^32).
   virtual uint64_t frequencies(const LaneView& lane, uint32_t* freqs) = 0;
-  // The token coded for `lane` (called in lane order, after phase 1 of the step).
+  // Phase 2, in lane order: codes the lane's token into the stream, given the table
+  // phase 1 wrote for it, and returns the bits it cost (-log2 of its probability,
+  // for measurement only). The default codes it as one symbol of the table.
+  virtual double encode(const LaneView& lane, const uint32_t* freqs, uint64_t total, llama_token token,
+                        RangeEncoder& out);
+  // The inverse of encode: reads the lane's token from the stream.
+  virtual llama_token decode(const LaneView& lane, const uint32_t* freqs, uint64_t total, RangeDecoder& in);
+  // The token coded for `lane` (called in lane order, after it is coded).
   virtual void observe(const LaneView& lane, llama_token token) { (void)lane, (void)token; }
+  // After the step's last lane is coded.
+  virtual void end_step() {}
   // A block starts: adaptive state must return to its initial value.
   virtual void reset() {}
   // True when frequencies() may be called for several lanes of a step at once, from
   // different threads (it reads only the lane it is given and state no call writes).
   // Phase 1 then runs on the engine's worker threads; otherwise on one thread, in lane order.
   virtual bool lanes_independent() const { return false; }
+
+ private:
+  int n_vocab_;
 };
 
 // Coding method 1: freq_algorithm 1 over the model's logits (freqs.h).
 class ModelPredictor : public Predictor {
  public:
-  explicit ModelPredictor(int n_vocab) : n_vocab_(n_vocab) {}
+  explicit ModelPredictor(int n_vocab) : Predictor(n_vocab) {}
   uint64_t frequencies(const LaneView& lane, uint32_t* freqs) override;
   bool lanes_independent() const override { return true; }  // a pure function of the lane's logits
-
- private:
-  int n_vocab_;
 };
 
 // Interval arithmetic over a frequency table (exposed for tests).
@@ -68,6 +82,8 @@ llama_token find_token(const uint32_t* freqs, int n_vocab, uint64_t target, uint
 
 // The predictor for a coding method; throws Error(UNSUPPORTED_VERSION) for ids this build lacks.
 std::unique_ptr<Predictor> make_predictor(const CodingMethod& method, const Model& model);
+// Coding method 2 (mix_predictor.cpp); throws Error(CORRUPT_HEADER) for bad parameter bytes.
+std::unique_ptr<Predictor> make_mix_predictor(const std::vector<uint8_t>& params, const Model& model);
 
 // Sees every coded token with the table it was coded with (for analysis: cost,
 // rank, entropy). Called in coding order.

@@ -88,7 +88,9 @@ struct EncodedChunk {
   uint32_t token_count = 0;
   uint32_t byte_coded = 0;
   double ideal_bits = 0;   // -sum log2 p(token) from the float logits, when measured
-  double table_bits = 0;   // -sum log2 f(token)/total from the integer tables (always measured)
+  double table_bits = 0;   // -sum log2 P(token) as coded: the chunk's share of the stream (always measured)
+  double model_bits = 0;   // -sum log2 f(token)/total from the model's integer tables alone (= table_bits
+                           // for coding method 1; the mixer's saving is model_bits - table_bits)
   std::vector<uint8_t> payload;  // format v1 only: this chunk's own range-coder stream
 };
 

@@ -38,4 +38,4 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 
 echo "ci-native: fuzzing ${FUZZ_SECONDS}s per target"
 # The container parser fuzzer runs for 15 s inside npm test (test/reliability/container-fuzz.test.ts).
-FUZZ_NO_BUILD=1 FUZZ_JOBS=2 scripts/fuzz.sh "$FUZZ_SECONDS" range_decoder plan_tokens session_decode
+FUZZ_NO_BUILD=1 FUZZ_JOBS=2 scripts/fuzz.sh "$FUZZ_SECONDS" range_decoder plan_tokens session_decode mix_decoder

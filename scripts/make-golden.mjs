@@ -56,15 +56,20 @@ async function expectCode(dir, file, bytes, code, why) {
 const v2 = join(golden, 'v2');
 rmSync(v2, { recursive: true, force: true });
 mkdirSync(join(v2, 'errors'), { recursive: true });
+// mix: false: coding method 1 (the model alone), as these files were first written.
 const files = {
-  'story.txt': { data: Buffer.from(story), options: { lanes: 4, window: 64, chunkSize: 512 } },
-  'mixed.bin': { data: mixed, options: { lanes: 3, chunkSize: 1500 } },
-  'one-byte.txt': { data: Buffer.from('A'), options: {} },
-  'empty.txt': { data: Buffer.alloc(0), options: {} },
+  'story.txt': { data: Buffer.from(story), options: { lanes: 4, window: 64, chunkSize: 512, mix: false } },
+  'mixed.bin': { data: mixed, options: { lanes: 3, chunkSize: 1500, mix: false } },
+  'one-byte.txt': { data: Buffer.from('A'), options: { mix: false } },
+  'empty.txt': { data: Buffer.alloc(0), options: { mix: false } },
   // Three 1 KiB blocks and a short one, with a seek index.
-  'blocks.txt': { data: Buffer.from(longStory.slice(0, 3100)), options: { lanes: 2, window: 64, blockSize: 1024, chunkSize: 512 } },
+  'blocks.txt': { data: Buffer.from(longStory.slice(0, 3100)), options: { lanes: 2, window: 64, blockSize: 1024, chunkSize: 512, mix: false } },
   // The same, written without an index (a reader scans forward).
-  'no-index.txt': { data: Buffer.from(longStory.slice(0, 3100)), options: { lanes: 2, window: 64, blockSize: 1024, chunkSize: 512, index: 'never' } },
+  'no-index.txt': { data: Buffer.from(longStory.slice(0, 3100)), options: { lanes: 2, window: 64, blockSize: 1024, chunkSize: 512, index: 'never', mix: false } },
+  // Coding method 2 (the model mixed with context models, docs/MIXING.md): story.txt again,
+  // and two blocks (the mixer's state starts fresh in each).
+  'mix-story.txt': { data: Buffer.from(story), options: { lanes: 4, window: 64, chunkSize: 512 } },
+  'mix-blocks.txt': { data: Buffer.from(longStory.slice(0, 2000)), options: { lanes: 2, window: 64, blockSize: 1024, chunkSize: 512 } },
 };
 const packed = {};
 if (files['blocks.txt'].data.length !== 3100) throw new Error('blocks.txt must hold three full blocks and a short one');
@@ -121,6 +126,24 @@ const bl = layout(blocksFile);
 const one = packed['one-byte.txt'];
 const ol = layout(one);
 const tableEnd = (b) => b.offset + b.tableSize; // first byte of the model stream
+const ms = packed['mix-story.txt'];
+const msl = layout(ms);
+/** `file` with one more byte at the end of the model stream of `t` (one of its blocks), its size one larger. */
+function streamLonger(file, t) {
+  const table = [];
+  pushVarint(table, 2 * t.chunks.length + (t.last ? 1 : 0));
+  for (const c of t.chunks) {
+    pushVarint(table, c.originalSize * 8 + (c.stripLeadingSpace ? 4 : 0) + c.method);
+    if (c.method === 2) pushVarint(table, c.payloadSize);
+  }
+  pushVarint(table, t.streamSize + 1);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32LE(t.blockCrc);
+  const streamEnd = tableEnd(t) + t.streamSize;
+  return Buffer.concat([file.subarray(0, t.offset), Buffer.from(table), crc, file.subarray(tableEnd(t), streamEnd), Buffer.of(0), file.subarray(streamEnd)]);
+}
+/** mix-story's method parameters with byte `i` set to `v`. */
+const mixParams = (i, v) => withHeader(ms, (h) => { h.methodParams = Uint8Array.from(h.methodParams); h.methodParams[i] = v; });
 const v2errors = [
   ['empty.lmz', Buffer.alloc(0), 'TRUNCATED', 'an empty file'],
   ['bad-magic.lmz', edit(s, (b) => (b[1] = 0x58)), 'NOT_LMZ', 'the magic number is wrong'],
@@ -149,20 +172,12 @@ const v2errors = [
   ['block-crc.lmz', edit(s, (b) => (b[tableEnd(first) - 2] ^= 0x01)), 'CHECKSUM_MISMATCH', 'a flipped bit in block_crc'],
   ['stored-bitflip.lmz', edit(one, (b) => (b[ol.blocks[0].offset + ol.blocks[0].tableSize] ^= 0x01)), 'CHECKSUM_MISMATCH',
     'a flipped bit in a stored chunk'],
-  ['stream-longer.lmz', (() => { // one more byte at the end of the model stream, its size one larger
-    const t = first;
-    const table = [];
-    pushVarint(table, 2 * t.chunks.length + (t.last ? 1 : 0));
-    for (const c of t.chunks) {
-      pushVarint(table, c.originalSize * 8 + (c.stripLeadingSpace ? 4 : 0) + c.method);
-      if (c.method === 2) pushVarint(table, c.payloadSize);
-    }
-    pushVarint(table, t.streamSize + 1);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32LE(t.blockCrc);
-    const streamEnd = tableEnd(t) + t.streamSize;
-    return Buffer.concat([s.subarray(0, t.offset), Buffer.from(table), crc, s.subarray(tableEnd(t), streamEnd), Buffer.of(0), s.subarray(streamEnd)]);
-  })(), 'CORRUPT_DATA', 'a model stream one byte longer than its tokens use'],
+  ['stream-longer.lmz', streamLonger(s, first), 'CORRUPT_DATA', 'a model stream one byte longer than its tokens use'],
+  ['mix-stream-longer.lmz', streamLonger(ms, msl.blocks[0]), 'CORRUPT_DATA', 'method 2: a model stream one byte longer than its tokens use'],
+  ['mix-params-version.lmz', mixParams(0, 3), 'CORRUPT_HEADER', 'method 2: mixing parameters of version 3'],
+  ['mix-params-range.lmz', mixParams(1, 41), 'CORRUPT_HEADER', 'method 2: a preset for 2^41 tokens'],
+  ['mix-params-short.lmz', withHeader(ms, (h) => (h.methodParams = h.methodParams.subarray(0, 1))), 'CORRUPT_HEADER', 'method 2: truncated parameters'],
+  ['mix-no-params.lmz', withHeader(ms, (h) => (h.methodParams = new Uint8Array(0))), 'CORRUPT_HEADER', 'method 2 without parameters'],
   ['model-free-model-chunk.lmz', edit(one, (b) => (b[ol.blocks[0].offset + 1] = (b[ol.blocks[0].offset + 1] & ~3) | 1)), 'CORRUPT_HEADER',
     'a model-coded chunk in a model-free member'],
   ['method-3.lmz', edit(s, (b) => (b[first.offset + 1] |= 3)), 'CORRUPT_HEADER', 'chunk method 3'],

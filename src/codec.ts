@@ -41,6 +41,8 @@ export interface CompressStats {
   idealBits: number;
   /** Code length under the integer frequency tables (−Σ log2 f/total); payloadBytes·8 minus this is the range coder's own cost. */
   tableBits: number;
+  /** Code length under the model's tables alone: the mixer (coding method 2) saved modelBits − tableBits; equal for method 1. */
+  modelBits: number;
   tokens: number;
   modelChunks: number;
   brotliChunks: number;
@@ -50,7 +52,7 @@ export interface CompressStats {
 }
 
 export function emptyStats(): CompressStats {
-  return { inputBytes: 0, outputBytes: 0, payloadBytes: 0, modelBytes: 0, idealBits: 0, tableBits: 0, tokens: 0, modelChunks: 0,
+  return { inputBytes: 0, outputBytes: 0, payloadBytes: 0, modelBytes: 0, idealBits: 0, tableBits: 0, modelBits: 0, tokens: 0, modelChunks: 0,
     brotliChunks: 0, storedChunks: 0, blocks: 0, seconds: 0 };
 }
 
@@ -251,6 +253,7 @@ export class BlockEncoder {
         st.tokens += encoded.tokenCounts[i];
         st.idealBits += encoded.idealBits[i];
         st.tableBits += encoded.tableBits[i];
+        st.modelBits += encoded.modelBits[i];
       } else if (c.method === ChunkMethod.Brotli) st.brotliChunks++;
       else st.storedChunks++;
     });

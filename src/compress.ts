@@ -47,6 +47,8 @@ export interface CompressOptions extends CommonOptions {
   blockSize?: number;
   /** Target chunk size in bytes (default: each block split evenly over the lanes, at least 16 KiB). */
   chunkSize?: number;
+  /** Mix the model with adaptive context models (coding method 2, docs/MIXING.md; default true). false: the model alone (method 1). */
+  mix?: boolean;
   /** Also compute the ideal code length (slower), reported by compressWithStats. */
   measureIdeal?: boolean;
   /** How the model was named (a path, hf: reference or URL): recorded unless it is a local path, whose file name is recorded instead. */
@@ -82,6 +84,7 @@ export function validateCompressOptions(options: CompressOptions): void {
   integerOption('gpuLayers', options.gpuLayers, -1, 100000);
   integerOption('memoryLimit', options.memoryLimit, 0, Number.MAX_SAFE_INTEGER);
   booleanOption('measureIdeal', options.measureIdeal);
+  booleanOption('mix', options.mix);
   booleanOption('recordModelPath', options.recordModelPath);
   booleanOption('forceModel', options.forceModel);
   backendOption(options.backend);

@@ -49,6 +49,8 @@ export interface NativeBlockResult {
   idealBits: Float64Array;
   /** −Σ log2 f(token)/total under the integer tables coded with, per chunk (always): the chunk's share of the stream. */
   tableBits: Float64Array;
+  /** −Σ log2 f(token)/total under the model's tables alone (= tableBits for coding method 1; the mixer saved modelBits − tableBits). */
+  modelBits: Float64Array;
   /** The block's model stream: every model-coded token, in schedule order. */
   stream: Uint8Array;
 }
@@ -149,6 +151,8 @@ export interface NativeBinding {
   loadModel(path: string, options: { gpuLayers: number; vocabOnly: boolean }, cancel?: Int32Array): Promise<NativeModel>;
   backendInfo(): NativeBackendInfo;
   gpuInfo(): NativeGpuInfo | null;
+  /** Coding method 2's parameter bytes for blocks of at most `blockBytes` bytes (docs/MIXING.md, "Parameters"). */
+  mixParams(blockBytes: number): Uint8Array;
 }
 
 // ---- Loading: which binary -------------------------------------------------------------

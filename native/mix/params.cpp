@@ -87,10 +87,20 @@ std::vector<uint8_t> serialize_params(const MixParams& p) {
   return out;
 }
 
+std::vector<uint8_t> serialize_preset(uint64_t tokens) {
+  return {kPresetVersion, uint8_t(ceil_log2(tokens < 1 ? 1 : tokens))};
+}
+
 MixParams parse_params(const uint8_t* data, size_t size) {
   Reader r{data, size};
   MixParams p;
-  if (r.u8() != kParamsVersion) throw std::invalid_argument("unknown mixing parameter version");
+  const uint32_t version = r.u8();
+  if (version == kPresetVersion) {
+    const uint32_t b = in_range(r.u8(), 0, kMaxPresetBits, "preset size");
+    if (r.pos != size) throw std::invalid_argument("mixing parameters have trailing bytes");
+    return MixParams::for_block(uint64_t(1) << b);
+  }
+  if (version != kParamsVersion) throw std::invalid_argument("unknown mixing parameter version");
   const uint32_t n = in_range(r.u8(), 0, 12, "context count");
   p.contexts.clear();
   int last_order = 0;

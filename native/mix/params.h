@@ -44,10 +44,16 @@ struct MixParams {
 };
 
 constexpr uint8_t kParamsVersion = 1;
+// The short form: two bytes (kPresetVersion, b) stand for MixParams::for_block(2^b),
+// every other field at its default (what encoders write unless told otherwise).
+constexpr uint8_t kPresetVersion = 2;
+constexpr int kMaxPresetBits = 40;
 // A decoder refuses parameters whose tables (MixParams::memory_bytes) exceed this.
 constexpr size_t kMaxMemory = size_t(512) << 20;
 
 std::vector<uint8_t> serialize_params(const MixParams& p);
+// The short form for blocks of about `tokens` tokens: (2, ceil(log2 tokens)).
+std::vector<uint8_t> serialize_preset(uint64_t tokens);
 // Throws std::invalid_argument naming the first field out of range.
 MixParams parse_params(const uint8_t* data, size_t size);
 

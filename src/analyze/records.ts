@@ -267,7 +267,8 @@ export class Analyzer {
     validateAnalyzeOptions(options);
     if (model.facts.vocabOnly)
       throw new LmzipError(ErrorCode.MODEL_VOCAB_ONLY, `${model.facts.path} holds only a vocabulary, no weights: it cannot predict text`);
-    const settings = await chooseSettings(model, options, inputSize);
+    // The model's own view: coding method 1 (the mixer's saving is compression's -v).
+    const settings = await chooseSettings(model, { ...options, mix: false }, inputSize);
     const session = await model.createSession({ ...settings, threads: model.threads });
     return new Analyzer(model, session, settings, options);
   }

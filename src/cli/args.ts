@@ -33,6 +33,8 @@ export interface CliOptions {
   shard?: string;
   progress: 'bar' | 'json' | 'none';
   offline: boolean;
+  /** false: --no-mix, the model alone (coding method 1). */
+  mix: boolean;
   help: boolean;
   version: boolean;
   files: string[];
@@ -71,6 +73,7 @@ function setBoolean(o: CliOptions, flag: string): boolean {
     case 'n': case 'no-name': o.recordModelPath = false; return true;
     case 'reindex': o.reindex = true; return true;
     case 'resume': o.resume = true; return true;
+    case 'no-mix': o.mix = false; return true;
     default: return false;
   }
 }
@@ -120,7 +123,7 @@ function setValue(o: CliOptions, key: keyof CliOptions, raw: string, shown: stri
 
 export function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = { mode: 'compress', stdout: false, keep: false, force: false, verbose: 0, quiet: false, verify: true,
-    offline: false, help: false, version: false, files: [], recursive: false, recordModelPath: false, reindex: false, resume: false, progress: 'bar' };
+    offline: false, mix: true, help: false, version: false, files: [], recursive: false, recordModelPath: false, reindex: false, resume: false, progress: 'bar' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') {
@@ -200,6 +203,8 @@ FILE is -, read standard input and write standard output.
                        auto), cpu (never a GPU) or cuda (fail without one)
       --gpu-layers=N   layers to offload to the GPU (default: all on a GPU; -1 = all)
       --no-verify      do not decode the output again before removing the input
+      --no-mix         code with the model alone, without the adaptive context
+                       models (docs/MIXING.md; smaller only on rare inputs)
       --offline        never download a model
   -v, --verbose        print statistics (repeat for more)
   -q, --quiet          print no warnings or progress

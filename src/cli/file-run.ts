@@ -104,7 +104,7 @@ export class FileRun {
     const reference = o.model ?? defaultModelReference(this.io.env);
     const model = await this.model(reference);
     return { model, modelReference: this.#references.get(model) ?? reference, sizeHint, lanes: o.lanes,
-      window: o.ctx, overlap: o.overlap, chunkSize: o.chunkSize, signal: this.signal,
+      window: o.ctx, overlap: o.overlap, chunkSize: o.chunkSize, mix: o.mix, signal: this.signal,
       blockSize: o.blockSize, recordModelPath: o.recordModelPath || undefined, ...(o.shard !== undefined ? { index: 'always' as const } : {}) };
   }
 

@@ -75,7 +75,8 @@ describe('edge cases', () => {
     const noise = Buffer.from(Array.from({ length: 4096 }, () => 0x21 + Math.floor(r() * 0xde)));
     const story = Buffer.from(text.toString().slice(0, 3800).replace(/[^\n]*$/, '').padEnd(4096, '\n'));
     const data = Buffer.concat([story, noise, Buffer.alloc(4096, 0xaa)]);
-    const packed = await roundTrip(data, { chunkSize: 4096, lanes: 4 });
+    // The model alone: the mixer learns the noise's byte distribution and codes it below 8 bits a byte.
+    const packed = await roundTrip(data, { chunkSize: 4096, lanes: 4, mix: false });
     const info = inspect(packed);
     expect(info.chunks.model).toBeGreaterThan(0);
     expect(info.chunks.stored).toBeGreaterThan(0);

@@ -115,7 +115,7 @@ describe('the member header', () => {
       [{ window: 1026, blockSize: 1024 }, 'CORRUPT_HEADER'], [{ window: 1025, blockSize: 1024, overlap: 10 }, 'ok'],
       [{ overlap: 255 }, 'CORRUPT_HEADER'], [{ overlap: 254 }, 'ok'],
       [{ ubatch: 0 }, 'CORRUPT_HEADER'], [{ ubatch: 65537 }, 'CORRUPT_HEADER'],
-      [{ codingMethod: 0 }, 'UNSUPPORTED_VERSION'], [{ codingMethod: 2 }, 'UNSUPPORTED_VERSION'],
+      [{ codingMethod: 0 }, 'UNSUPPORTED_VERSION'], [{ codingMethod: 3 }, 'UNSUPPORTED_VERSION'],
       [{ methodParams: Uint8Array.of(0) }, 'CORRUPT_HEADER'],
     ];
     for (const [change, expected] of cases) expect(code(() => parseHeaderV2(writeHeaderV2({ ...fields, ...change }))), JSON.stringify(change)).toBe(expected);

@@ -328,8 +328,15 @@ TEST(params_round_trip_and_validation) {
   };
   CHECK(rejects({}));
   std::vector<uint8_t> b = bytes;
-  b[0] = 2;  // version
+  b[0] = 3;  // version
   CHECK(rejects(b));
+  // The preset form: (2, b) is for_block(2^b).
+  CHECK(serialize_preset(40000) == std::vector<uint8_t>({2, 16}));
+  CHECK(serialize_preset(0) == std::vector<uint8_t>({2, 0}));
+  const std::vector<uint8_t> preset = serialize_preset(40000);
+  CHECK(serialize_params(parse_params(preset.data(), preset.size())) == serialize_params(MixParams::for_block(65536)));
+  CHECK(rejects({2}) && rejects({2, 41}) && rejects({2, 16, 0}));
+  CHECK(parse_params(std::vector<uint8_t>{2, 40}.data(), 2).table_bits == 20);
   b = bytes;
   b.push_back(0);  // trailing byte
   CHECK(rejects(b));

@@ -141,5 +141,7 @@ function report(run: FileRun, path: string, stats: CompressStats | undefined, st
   const saved = stats.inputBytes ? (100 * (1 - stats.outputBytes / stats.inputBytes)).toFixed(1) : '0.0';
   run.info(`${printable(path)}: ${stats.inputBytes} -> ${stats.outputBytes} bytes, ${bpb} bits/byte, ${saved}% saved, ` +
     `${stats.tokens} tokens in ${seconds.toFixed(2)} s (${Math.round(stats.tokens / Math.max(seconds, 1e-9))} tokens/s), ` +
-    `chunks: ${stats.modelChunks} model, ${stats.brotliChunks} brotli, ${stats.storedChunks} stored`);
+    `chunks: ${stats.modelChunks} model, ${stats.brotliChunks} brotli, ${stats.storedChunks} stored` +
+    (stats.modelBits > stats.tableBits ? `, mixing saved ${Math.round((stats.modelBits - stats.tableBits) / 8)} bytes` +
+      ` (${(100 * (1 - stats.tableBits / stats.modelBits)).toFixed(1)}% of the model's ${Math.round(stats.modelBits / 8)})` : ''));
 }

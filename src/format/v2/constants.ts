@@ -38,8 +38,8 @@ export const FOOTER_MAGIC = Uint8Array.of(0x5a, 0x4c); // "ZL"
 export enum CodingMethodId {
   /** The model alone: frequency algorithm 1 over each token's logits. */
   Model = 1,
-  /** Reserved: the model mixed with adaptive context models (issue 12). */
+  /** The model mixed with adaptive context models (docs/MIXING.md); params: MixParams bytes. */
   Mixed = 2,
 }
 /** Coding methods this build decodes. */
-export const KNOWN_CODING_METHODS: ReadonlySet<number> = new Set([CodingMethodId.Model]);
+export const KNOWN_CODING_METHODS: ReadonlySet<number> = new Set([CodingMethodId.Model, CodingMethodId.Mixed]);

@@ -8,6 +8,7 @@
 //
 // With the top bit of the first byte set, the input is instead *compressed*
 // (as up to three chunks, in both layouts) and must decompress to the same bytes.
+// Bit 5 selects coding method 2 (the mixer, docs/MIXING.md; format v2 only).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,20 +30,22 @@ struct Reader {
 };
 
 std::shared_ptr<const lmzip::Model> g_model;
-std::unique_ptr<lmzip::Session> g_sessions[3];
+std::unique_ptr<lmzip::Session> g_sessions[4];
 
+// Sessions 0-2: coding method 1 with three lane settings; 3: coding method 2.
 lmzip::Session& session(size_t i) {
   if (!g_model)
     g_model = std::make_shared<const lmzip::Model>(
         lmzip_test::shared_path("models/stories260K.gguf"), lmzip::ModelParams{});
   if (!g_sessions[i]) {
     lmzip::SessionParams p;
-    const int lanes[] = {1, 2, 3};
-    const int windows[] = {256, 16, 8};
-    const int overlaps[] = {128, 4, 6};
+    const int lanes[] = {1, 2, 3, 2};
+    const int windows[] = {256, 16, 8, 16};
+    const int overlaps[] = {128, 4, 6, 4};
     p.lanes = lanes[i];
     p.window = windows[i];
     p.overlap = overlaps[i];
+    if (i == 3) p.method = lmzip::CodingMethod{2, {2, 10}};  // the preset for 2^10 tokens
     g_sessions[i] = std::make_unique<lmzip::Session>(g_model, p);
   }
   return *g_sessions[i];
@@ -61,7 +64,7 @@ uint32_t hostile_size(Reader& r) {
   return raw ? big : big % ((1u << 24) + 1);
 }
 
-void round_trip(lmzip::Session& s, const uint8_t* data, size_t size) {
+void round_trip(lmzip::Session& s, const uint8_t* data, size_t size, bool v1) {
   if (size > 300) size = 300;
   std::vector<std::pair<const uint8_t*, size_t>> chunks;
   const size_t a = size / 3, b = size / 2;
@@ -91,7 +94,7 @@ void round_trip(lmzip::Session& s, const uint8_t* data, size_t size) {
       }
     }
   };
-  check(s.decode(d, nullptr, {}), "v1");
+  if (v1) check(s.decode(d, nullptr, {}), "v1");
   const lmzip::EncodedBlock block = s.encode_block(chunks, {}, false, nullptr, {});
   std::vector<lmzip::BlockChunk> in_block;
   for (const lmzip::DecodeChunk& c : d) in_block.push_back(lmzip::BlockChunk{c.original_size, c.strip_leading_space});
@@ -125,12 +128,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2 || size > 2048) return 0;
   Reader r{data, size};
   const uint32_t mode = r.u8();
-  lmzip::Session& s = session(mode % 3);
+  const bool mixed = (mode & 0x20) != 0;
+  lmzip::Session& s = session(mixed ? 3 : mode % 3);
   if (mode & 0x80) {
-    round_trip(s, data + 1, size - 1);
+    round_trip(s, data + 1, size - 1, !mixed);
     return 0;
   }
-  if (mode & 0x40) {
+  if (mode & 0x40 || mixed) {
     decode_block(s, r, size);
     return 0;
   }
