@@ -258,6 +258,19 @@ describe('--progress=json', () => {
     const last = lines[lines.length - 1];
     expect(last).toMatchObject({ file: 'p.txt', bytesIn: 3000, bytesTotal: 3000, bytesOut: statSync(at('p.txt.lmz')).size, blocks: 3, done: true });
     expect(typeof last.rate).toBe('number');
+    expect(last.run).toBeUndefined(); // one file: no run totals
+  });
+
+  it('adds the run\'s totals (files, bytes done/total) to each line of a run over several files', async () => {
+    put('pr/a.txt', text.subarray(0, 2000));
+    put('pr/b.txt', text.subarray(2000, 3000));
+    const r = await lmzip(['-m', STORIES, '-T', '1', '-k', '--block-size', '1K', '--progress=json', '-r', 'pr']);
+    expect(r.code).toBe(0);
+    const done = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l)).filter((l) => l.done);
+    expect(done.map((l) => [l.file, l.run])).toEqual([
+      ['a.txt', { files: 2, filesDone: 0, bytesIn: 2000, bytesTotal: 3000 }],
+      ['b.txt', { files: 2, filesDone: 1, bytesIn: 3000, bytesTotal: 3000 }],
+    ]);
   });
 });
 
