@@ -32,6 +32,7 @@ export const NEEDS_SHARED = [
   'test/compressor/golden.test.ts',
   'test/corpora/cli-corpora.test.ts',
   'test/corpora/one-model.test.ts',
+  'test/corpora/run-progress.test.ts',
   'test/compressor/roundtrip.test.ts',
   'test/format/archive.test.ts',
   'test/format/golden-v2.test.ts',

@@ -14,7 +14,7 @@ import { scanArchive } from '../archive/scan.js';
 import { fileSource } from '../archive/source.js';
 import type { CliOptions } from './args.js';
 import { printable } from './output.js';
-import { JsonProgress, ProgressBar, type ProgressSink } from './progress.js';
+import { JsonProgress, ProgressBar, type ProgressSink, type RunProgress } from './progress.js';
 import { DEFAULT_BLOCK_SIZE } from '../settings.js';
 
 export interface Io {
@@ -39,6 +39,8 @@ export class FileRun {
   #fileModels = new Map<string, Promise<Model | undefined>>();
   /** The canonical reference each loaded model was resolved from (recorded in files). */
   #references = new WeakMap<Model, string>();
+  /** The overall progress of a run over several files (set by the files command), else undefined. */
+  runProgress: RunProgress | undefined;
 
   constructor(options: CliOptions, io: Io, signal: AbortSignal) {
     this.options = options;
@@ -48,29 +50,37 @@ export class FileRun {
 
   /** A warning on stderr (not with -q); `name`s in it must already be printable. */
   warn(message: string): void {
-    if (!this.options.quiet) this.io.stderr.write(`lmzip: ${message}\n`);
+    if (this.options.quiet) return;
+    this.runProgress?.interrupt();
+    this.io.stderr.write(`lmzip: ${message}\n`);
   }
 
   /** Information asked for (-v, -t -v) on stderr. */
   info(message: string): void {
+    this.runProgress?.interrupt();
     this.io.stderr.write(`${message}\n`);
   }
 
   /** A progress bar on a terminal, unless -q; undefined otherwise. */
   progressBar(label: string, total: number | undefined, showAfterMs = 0): ProgressBar | undefined {
     if (this.options.quiet || !this.io.stderr.isTTY) return undefined;
+    this.runProgress?.interrupt();
     return new ProgressBar({ stream: this.io.stderr, label: printable(label), total, unit: 'bytes', showAfterMs });
   }
 
   /**
    * Progress of one file as --progress asks: a bar on a terminal (not with -q), JSON
    * lines on stderr (--progress=json, even with -q: they were asked for), or nothing.
+   * In a run over several files the run's one line replaces the file's bar, and the
+   * JSON lines carry the run's totals.
    */
   fileProgress(label: string, total: number | undefined, startAt = 0): ProgressSink | undefined {
     const o = this.options;
-    if (o.progress === 'json')
-      return new JsonProgress({ stream: this.io.stderr, file: label, total, blockSize: o.blockSize ?? DEFAULT_BLOCK_SIZE, startAt });
-    return o.progress === 'none' ? undefined : this.progressBar(label, total);
+    const run = this.runProgress;
+    const own = o.progress === 'json'
+      ? new JsonProgress({ stream: this.io.stderr, file: label, total, blockSize: o.blockSize ?? DEFAULT_BLOCK_SIZE, startAt, run })
+      : o.progress === 'none' || run ? undefined : this.progressBar(label, total);
+    return run ? run.file(printable(label), total, startAt, own) : own;
   }
 
   /** Loads a model once per reference for all files of this run. */

@@ -48,7 +48,7 @@ export class ProgressBar {
   private done = 0;
   private readonly startedAt: number;
   private lastDrawAt = Number.NEGATIVE_INFINITY;
-  private lastLineLength = 0;
+  private readonly line: StatusLine;
   private finished = false;
   /** A smoothed rate (units per second) so the time left does not jump about. */
   private rate = 0;
@@ -65,6 +65,7 @@ export class ProgressBar {
     this.total = validTotal(opts.total);
     this.now = opts.now ?? Date.now;
     this.enabled = Boolean(opts.stream.isTTY);
+    this.line = new StatusLine(opts.stream);
     this.startedAt = this.now();
     this.rateSampleAt = this.startedAt;
     this.showAfterMs = Math.max(opts.showAfterMs ?? 0, 0);
@@ -102,8 +103,7 @@ export class ProgressBar {
     const took = this.countsNothing()
       ? `done in ${formatDuration(elapsed)}`
       : `${this.format(this.done)} in ${formatDuration(elapsed)} (${this.format(this.done / elapsed)}/s)`;
-    this.draw(`${this.label} ${took}${message ? ` ${message}` : ''}`);
-    this.stream.write('\n');
+    this.line.end(`${this.label} ${took}${message ? ` ${message}` : ''}`);
   }
 
   /** Nothing counted and no total: a step without measurable progress (loading a file). */
@@ -129,28 +129,60 @@ export class ProgressBar {
     if (this.total === undefined || this.total === 0) {
       return `${this.label} ${this.format(this.done)} ${rateText}`;
     }
-    const fraction = Math.min(this.done / this.total, 1);
-    const filled = Math.round(fraction * BAR_WIDTH);
-    const bar = '#'.repeat(filled) + '-'.repeat(BAR_WIDTH - filled);
-    const percent = `${(fraction * 100).toFixed(0).padStart(3)}%`;
     const left = rate > 0 ? formatDuration(Math.max(this.total - this.done, 0) / rate) : '--';
-    return `${this.label} [${bar}] ${percent} ${this.format(this.done)}/${this.format(this.total)} ${rateText} ${left} left`;
+    return `${this.label} ${barAndPercent(this.done, this.total)} ${this.format(this.done)}/${this.format(this.total)} ${rateText} ${left} left`;
   }
 
   private draw(line: string): void {
-    const columns = this.stream.columns;
-    let text = line;
-    if (typeof columns === 'number' && columns > 10 && text.length > columns - 1) {
-      text = text.slice(0, columns - 2) + '…';
-    }
-    const pad = this.lastLineLength > text.length ? ' '.repeat(this.lastLineLength - text.length) : '';
-    this.stream.write(`\r${text}${pad}`);
-    this.lastLineLength = text.length;
+    this.line.draw(line);
     this.shown = true;
   }
 
   private format(n: number): string {
     return this.unit === 'bytes' ? formatBytes(n) : formatCount(n);
+  }
+}
+
+/** "[######------------------]  25%": `done` of `total` (> 0) as a bar and a percentage. */
+function barAndPercent(done: number, total: number): string {
+  const fraction = Math.min(Math.max(done / total, 0), 1);
+  const filled = Math.round(fraction * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`;
+}
+
+/**
+ * One line of a terminal, redrawn in place: `\r`, the text cut to the terminal's
+ * width, and spaces over what a longer line before left behind.
+ */
+class StatusLine {
+  readonly #stream: NodeJS.WriteStream;
+  #length = 0;
+
+  constructor(stream: NodeJS.WriteStream) {
+    this.#stream = stream;
+  }
+
+  draw(line: string): void {
+    const columns = this.#stream.columns;
+    let text = line;
+    if (typeof columns === 'number' && columns > 10 && text.length > columns - 1) text = text.slice(0, columns - 2) + '…';
+    const pad = this.#length > text.length ? ' '.repeat(this.#length - text.length) : '';
+    this.#stream.write(`\r${text}${pad}`);
+    this.#length = text.length;
+  }
+
+  /** Draws `line` for the last time and moves to a new line. */
+  end(line: string): void {
+    this.draw(line);
+    this.#stream.write('\n');
+    this.#length = 0;
+  }
+
+  /** Blanks the line and puts the cursor at its start, so another message can be written there. */
+  clear(): void {
+    if (this.#length === 0) return;
+    this.#stream.write(`\r${' '.repeat(this.#length)}\r`);
+    this.#length = 0;
   }
 }
 
@@ -203,6 +235,8 @@ export interface ProgressSink {
  *    "blocks":4,"rate":52428.8,"elapsed":20.0,"done":false}
  *
  * `rate` is original bytes per second since the start; `blocks` the complete blocks.
+ * In a run over several files each line also has the run's totals (RunTotals), e.g.
+ * `"run":{"files":10,"filesDone":3,"bytesIn":13107200,"bytesTotal":41943040}`.
  *
  * @example
  * const p = new JsonProgress({ stream: process.stderr, file: 'a.txt', total: 1e6, blockSize: 262144 });
@@ -222,8 +256,10 @@ export class JsonProgress implements ProgressSink {
   #out = 0;
   #lastAt = Number.NEGATIVE_INFINITY;
   #finished = false;
+  readonly #run: RunProgress | undefined;
 
-  constructor(o: { stream: NodeJS.WritableStream; file: string; total?: number; blockSize: number; startAt?: number; now?: () => number }) {
+  constructor(o: { stream: NodeJS.WritableStream; file: string; total?: number; blockSize: number; startAt?: number; now?: () => number; run?: RunProgress }) {
+    this.#run = o.run;
     this.#stream = o.stream;
     this.#file = o.file;
     this.#total = validTotal(o.total);
@@ -257,6 +293,144 @@ export class JsonProgress implements ProgressSink {
     const elapsed = Math.max(now - this.#startedAt, 1) / 1000;
     const blocks = done && this.#done > 0 ? Math.ceil(this.#done / this.#blockSize) : Math.floor(this.#done / this.#blockSize);
     this.#stream.write(`${JSON.stringify({ file: this.#file, bytesIn: this.#done, bytesTotal: this.#total ?? null, bytesOut: this.#out, blocks,
-      rate: Math.round(((this.#done - this.#base) / elapsed) * 10) / 10, elapsed: Math.round(elapsed * 10) / 10, done })}\n`);
+      rate: Math.round(((this.#done - this.#base) / elapsed) * 10) / 10, elapsed: Math.round(elapsed * 10) / 10, done,
+      ...(this.#run ? { run: this.#run.totals() } : {}) })}\n`);
+  }
+}
+
+/** Where a run of several files stands, as the JSON lines report it (`"run"`). */
+export interface RunTotals {
+  files: number;
+  filesDone: number;
+  /** Bytes of the finished files and of the current one so far. */
+  bytesIn: number;
+  /** Sizes of all the files (by stat up front), corrected as each starts and ends. */
+  bytesTotal: number;
+}
+
+/**
+ * The overall progress of a run over several files (`lmzip -r DIR`, `lmzip a b c`).
+ * On a terminal it is one line, redrawn in place instead of a bar per file:
+ *
+ *   3/10 files [########----------------]  31% 12.5 MiB/40.0 MiB 1.2 MiB/s 23s left  notes.txt
+ *
+ * files done/total, bytes done/total, the rate since the first byte and the time left,
+ * then the file at work. Without a terminal it only counts, for the JSON lines.
+ * The total starts as the files' sizes known up front; a file's own total (a shard's
+ * part) replaces its size when it starts, and what was done replaces it when it ends,
+ * so a file that fails or is skipped drops out of the total.
+ *
+ * @example
+ * const run = new RunProgress({ stream: process.stderr, sizes: [4096, 8192], draw: true });
+ * const sink = run.file('a.txt', 4096);
+ * sink.update(2048); sink.finish(); run.fileEnded();
+ * run.finish();
+ */
+export class RunProgress {
+  readonly #line: StatusLine | undefined;
+  readonly #now: () => number;
+  /** Expected bytes of each file, in the order they are worked on. */
+  readonly #sizes: number[];
+  #total: number;
+  #filesDone = 0;
+  #bytesFinished = 0;
+  /** The file at work: its name, bytes done, and where it started (a resumed file starts part done). */
+  #current = { label: '', done: 0 };
+  /** Bytes actually worked on in this run (not those a resumed file had done before), and since when. */
+  #work = 0;
+  #workStartedAt: number | undefined;
+  #lastDrawAt = Number.NEGATIVE_INFINITY;
+  #shown = false;
+
+  constructor(o: { stream: NodeJS.WriteStream; sizes: number[]; draw: boolean; now?: () => number }) {
+    this.#line = o.draw && o.stream.isTTY ? new StatusLine(o.stream) : undefined;
+    this.#now = o.now ?? Date.now;
+    this.#sizes = o.sizes.map((s) => validTotal(s) ?? 0);
+    this.#total = this.#sizes.reduce((a, b) => a + b, 0);
+  }
+
+  totals(): RunTotals {
+    return { files: this.#sizes.length, filesDone: this.#filesDone, bytesIn: this.#bytesFinished + this.#current.done, bytesTotal: this.#total };
+  }
+
+  /**
+   * The progress sink of the next file: it counts into the run, redraws the line, and
+   * passes everything on to `inner` (the file's JSON lines), if given.
+   */
+  file(label: string, total: number | undefined, startAt = 0, inner?: ProgressSink): ProgressSink {
+    this.#current = { label, done: Math.max(startAt, 0) };
+    this.#setCurrentTotal(total);
+    this.#workStartedAt ??= this.#now();
+    let fileTotal = validTotal(total);
+    return {
+      update: (done, t, bytesOut) => {
+        fileTotal = validTotal(t) ?? fileTotal;
+        this.#setCurrentTotal(fileTotal);
+        this.#advance(done);
+        this.#draw();
+        inner?.update(done, t, bytesOut);
+      },
+      finish: (message, bytesOut) => {
+        if (fileTotal !== undefined) this.#advance(fileTotal);
+        inner?.finish(message, bytesOut);
+      },
+    };
+  }
+
+  /** The current file is over (done, failed or skipped): its size becomes what was done. */
+  fileEnded(): void {
+    const i = this.#filesDone;
+    if (i >= this.#sizes.length) return;
+    this.#total += this.#current.done - this.#sizes[i];
+    this.#sizes[i] = this.#current.done;
+    this.#bytesFinished += this.#current.done;
+    this.#filesDone++;
+    this.#current = { label: '', done: 0 };
+  }
+
+  /** Blanks the line before another message goes to the terminal; the next update redraws it. */
+  interrupt(): void {
+    this.#line?.clear();
+    this.#lastDrawAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** The last line, what was done in all, if the line was ever shown. */
+  finish(): void {
+    if (!this.#line || !this.#shown) return;
+    const elapsed = this.#elapsed();
+    const { filesDone, bytesIn } = this.totals();
+    this.#line.end(`${filesDone} files ${formatBytes(bytesIn)} in ${formatDuration(elapsed)} (${formatBytes(this.#work / elapsed)}/s)`);
+    this.#shown = false;
+  }
+
+  #setCurrentTotal(total: number | undefined): void {
+    const t = validTotal(total);
+    const i = this.#filesDone;
+    if (t === undefined || i >= this.#sizes.length || t === this.#sizes[i]) return;
+    this.#total += t - this.#sizes[i];
+    this.#sizes[i] = t;
+  }
+
+  #advance(done: number): void {
+    if (!Number.isFinite(done) || done < this.#current.done) return;
+    this.#work += done - this.#current.done;
+    this.#current.done = done;
+  }
+
+  #elapsed(): number {
+    return Math.max(this.#now() - (this.#workStartedAt ?? this.#now()), 1) / 1000;
+  }
+
+  #draw(): void {
+    if (!this.#line) return;
+    const now = this.#now();
+    if (now - this.#lastDrawAt < REDRAW_INTERVAL_MS) return;
+    this.#lastDrawAt = now;
+    const { files, filesDone, bytesIn, bytesTotal } = this.totals();
+    const rate = this.#work / this.#elapsed();
+    const left = rate > 0 ? formatDuration(Math.max(bytesTotal - bytesIn, 0) / rate) : '--';
+    const bar = bytesTotal > 0 ? `${barAndPercent(bytesIn, bytesTotal)} ` : '';
+    this.#line.draw(`${filesDone}/${files} files ${bar}${formatBytes(bytesIn)}/${formatBytes(bytesTotal)} ${formatBytes(rate)}/s ${left} left  ${this.#current.label}`);
+    this.#shown = true;
   }
 }

@@ -4,6 +4,7 @@
  * the exit status: 0 ok, 1 when some file failed, 2 for a usage error.
  */
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, nativeBindingPath } from '../../native.js';
@@ -14,7 +15,8 @@ import type { Shutdown } from '../signals.js';
 import { compressFile, compressStdio } from './compress.js';
 import { decompressFile, decompressRange, decompressStdio } from './decompress.js';
 import { reindexCommand } from './reindex.js';
-import { operands } from '../walk.js';
+import { operands, type Operand } from '../walk.js';
+import { RunProgress } from '../progress.js';
 import { listFile } from './list.js';
 
 /**
@@ -44,25 +46,45 @@ export async function runFileCommand(argv: string[], io: Io, shutdown: Shutdown)
     // One failing file does not stop the others; each is named, and with several files
     // the failures are listed again at the end.
     const failed: string[] = [];
-    let count = 0;
     const warn = (message: string) => run.warn(printable(message));
-    for await (const { path: file, error } of operands(options.files.length ? options.files : ['-'], options, warn)) {
-      count++;
+    // The whole list first, so that a run over several files knows its size from the start.
+    const items: Operand[] = [];
+    for await (const item of operands(options.files.length ? options.files : ['-'], options, warn)) items.push(item);
+    const count = items.length;
+    run.runProgress = await runProgressFor(run, items);
+    for (const { path: file, error } of items) {
       try {
         if (error) throw fileSystemError(error, file, 'cannot read directory');
         await runOne(run, file);
       } catch (e) {
         if (e instanceof StdoutError) shutdown.stdoutFailed(e); // standard output is gone: stop here
         const name = file === '-' ? '(stdin)' : printable(file);
+        run.runProgress?.interrupt();
         io.stderr.write(`lmzip: ${name}: ${describeError(e)}\n`);
         failed.push(name);
+      } finally {
+        run.runProgress?.fileEnded();
       }
     }
+    run.runProgress?.finish();
     if (failed.length && count > 1) io.stderr.write(`lmzip: ${failed.length} of ${count} files failed: ${failed.join(', ')}\n`);
     return failed.length ? 1 : 0;
   } finally {
     run.dispose();
   }
+}
+
+/**
+ * The overall progress of a run over several files that shows progress (a terminal
+ * line, or the JSON lines' totals), with the files' sizes by stat; else undefined.
+ */
+async function runProgressFor(run: FileRun, items: Operand[]): Promise<RunProgress | undefined> {
+  const o = run.options;
+  const draw = o.progress === 'bar' && !o.quiet && Boolean(run.io.stderr.isTTY);
+  if (items.length < 2 || o.mode === 'list' || !(draw || o.progress === 'json')) return undefined;
+  const sizes: number[] = [];
+  for (const { path } of items) sizes.push(await stat(path).then((s) => (s.isFile() ? s.size : 0), () => 0));
+  return new RunProgress({ stream: run.io.stderr, sizes, draw });
 }
 
 function runOne(run: FileRun, file: string): Promise<void> {
