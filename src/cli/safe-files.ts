@@ -31,6 +31,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ErrorCode, LmzipError } from '../errors.js';
 import { fileSystemError } from './output.js';
+import { pauseAt, type PauseIo } from './test-hook.js';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW = 0, O_NONBLOCK = 0, O_NOCTTY = 0 } = constants;
 
@@ -376,5 +377,27 @@ export async function removeInput(input: InputFile, output: TemporaryOutput): Pr
     await unlink(input.path);
   } catch (e) {
     throw fileSystemError(e, input.path, 'cannot remove');
+  }
+}
+
+/**
+ * The end of every command that replaces a file, in the one safe order: the output
+ * gets the input's mode and times and is flushed, the input is checked unchanged, the
+ * output is published (never over an existing file without `force`), then, if asked,
+ * the input is removed (removeInput's checks). `afterPublish` runs between the last two
+ * (the -v report). The test hook can pause before publishing and before removing.
+ * @example
+ * await publishAndRemoveInput(run.io, input, out, { force: o.force, removeInput: !o.keep });
+ */
+export async function publishAndRemoveInput(io: PauseIo, input: InputFile, output: TemporaryOutput,
+  options: { force: boolean; removeInput: boolean; afterPublish?: () => void }): Promise<void> {
+  await output.finish(input.stat);
+  await pauseAt('before-publish', io);
+  await input.checkUnchanged();
+  await output.publish({ force: options.force });
+  options.afterPublish?.();
+  if (options.removeInput) {
+    await pauseAt('before-remove', io);
+    await removeInput(input, output);
   }
 }

@@ -15,7 +15,10 @@
  */
 export type PausePoint = 'input-open' | 'output-written' | 'before-publish' | 'before-remove';
 
-export async function pauseAt(point: PausePoint, io: { env: NodeJS.ProcessEnv; stderr: NodeJS.WritableStream }): Promise<void> {
+/** What the hook needs of a run's I/O. */
+export type PauseIo = { env: NodeJS.ProcessEnv; stderr: NodeJS.WritableStream };
+
+export async function pauseAt(point: PausePoint, io: PauseIo): Promise<void> {
   const points = io.env.LMZIP_TEST_PAUSE;
   if (!points || !points.split(',').includes(point)) return;
   // A signal listener does not keep Node running: the timer does, until SIGUSR2.

@@ -15,7 +15,7 @@ import { resolveShard, shardName, shardRange } from '../../shard.js';
 import { createCompressStream, createDecompressStream, type CompressStreamOptions } from '../../stream.js';
 import type { FileRun } from '../file-run.js';
 import { discardSink, fileSystemError, printable, stdoutSink } from '../output.js';
-import { checkTarget, InputFile, removeInput, TemporaryOutput } from '../safe-files.js';
+import { checkTarget, InputFile, publishAndRemoveInput, TemporaryOutput } from '../safe-files.js';
 import { pauseAt } from '../test-hook.js';
 
 export const SUFFIX = '.lmz';
@@ -81,15 +81,8 @@ export async function compressFile(run: FileRun, path: string): Promise<void> {
       progress?.finish(undefined, (await out.handle.stat()).size);
       await pauseAt('output-written', run.io);
       if (o.verify && (removesInput || resumed)) await verify(run, out, inputHash.digest('hex'), options.model);
-      await out.finish(input.stat);
-      await pauseAt('before-publish', run.io);
-      await input.checkUnchanged();
-      await out.publish({ force });
-      report(run, path, stream.stats, started);
-      if (removesInput) {
-        await pauseAt('before-remove', run.io);
-        await removeInput(input, out);
-      }
+      await publishAndRemoveInput(run.io, input, out,
+        { force, removeInput: removesInput, afterPublish: () => report(run, path, stream.stats, started) });
     } finally {
       await out.close();
     }

@@ -10,7 +10,7 @@ import { open } from '../../archive/open.js';
 import { createDecompressStream } from '../../stream.js';
 import type { FileRun } from '../file-run.js';
 import { discardSink, fileSystemError, printable, stdoutSink } from '../output.js';
-import { checkTarget, InputFile, removeInput, TemporaryOutput } from '../safe-files.js';
+import { checkTarget, InputFile, publishAndRemoveInput, TemporaryOutput } from '../safe-files.js';
 import { pauseAt } from '../test-hook.js';
 import { SUFFIX } from './compress.js';
 
@@ -57,14 +57,7 @@ export async function decompressFile(run: FileRun, path: string): Promise<void> 
         throw fileSystemError(e, target, 'cannot write');
       }
       bar?.finish();
-      await out.finish(input.stat);
-      await pauseAt('before-publish', run.io);
-      await input.checkUnchanged();
-      await out.publish({ force: o.force });
-      if (removesInput) {
-        await pauseAt('before-remove', run.io);
-        await removeInput(input, out);
-      }
+      await publishAndRemoveInput(run.io, input, out, { force: o.force, removeInput: removesInput });
     } finally {
       await out.close();
     }
