@@ -52,3 +52,17 @@ export async function fingerprintFile(path: string, env: NodeJS.ProcessEnv = pro
   }
   return sha256;
 }
+
+/**
+ * The files this machine has fingerprinted (any model lmzip loaded and hashed, e.g. to
+ * compress with it) whose SHA-256 begins with `prefix`. A file's header names its model
+ * by hash and short name only, so this is how `lmzip -d` finds a local model file it
+ * compressed with; the caller still checks each path (it may have changed since).
+ *
+ * @example
+ * const paths = await fingerprintedFiles('270cba1bd5109f42');
+ */
+export async function fingerprintedFiles(prefix: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const cache = await readCache(fingerprintCachePath(env));
+  return Object.entries(cache).filter(([, v]) => typeof v?.sha256 === 'string' && v.sha256.startsWith(prefix)).map(([path]) => path);
+}

@@ -43,6 +43,7 @@ export const NEEDS_SHARED = [
   'test/gpu/make-test-model.test.ts',
   'test/gpu/profile.test.ts',
   'test/mix/method2.test.ts',
+  'test/models/local-models.test.ts',
   'test/models/models-command.test.ts',
   'test/models/resolve.test.ts',
   'test/package/pack.test.ts',

@@ -12,7 +12,7 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { LmzipError } from '../errors.js';
-import { fingerprintFile } from '../fingerprint.js';
+import { fingerprintedFiles, fingerprintFile } from '../fingerprint.js';
 import { type BuiltinModel, DEFAULT_MODEL_NAME, findBuiltinBySha256, findBuiltinModel } from './builtin.js';
 import {
   cacheDir,
@@ -238,7 +238,9 @@ export async function resolveModel(ref: string, options: ResolveOptions = {}): P
  * A cached GGUF file whose SHA-256 is `want.sha256` (or begins with it: format v2
  * records the first 16 hex digits), or undefined. Never downloads.
  * Looks in the index, then at the path the reference names (a local file or its
- * cache path), then hashes unindexed GGUF files under the cache (files placed by hand).
+ * cache path), then at the local files this machine has fingerprinted with that hash
+ * (the model file a file was compressed with here), then hashes unindexed GGUF files
+ * under the cache (files placed by hand).
  *
  * The reference comes from a file's header, so it is untrusted: a path it names is
  * only hashed when it is a regular file that starts like a GGUF (looksLikeGguf:
@@ -271,6 +273,8 @@ export async function findCachedModel(
   }
   const builtin = findBuiltinBySha256(sha);
   if (builtin) candidates.push(cachePathFor(cache, { kind: 'builtin', model: builtin, hf: builtin.source }) as string);
+  // Local model files this machine has used (hashed before, e.g. to compress with them).
+  for (const p of await fingerprintedFiles(sha, env)) if (!candidates.includes(p)) candidates.push(p);
   for (const p of candidates) {
     if (!(await looksLikeGguf(p))) continue;
     const full = await fingerprintFile(p, env, options.signal);

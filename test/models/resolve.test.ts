@@ -302,6 +302,9 @@ describe('findCachedModel (decompressing without -m)', () => {
     await rm(placed);
     await rm(join(cache, 'index.json'));
     expect(await findCachedModel({ sha256: SHA, reference: MODEL_PATH }, opts())).toBe(MODEL_PATH);
+    // Hashed now, it is a local model file this machine has used: found by its hash alone.
+    expect(await findCachedModel({ sha256: SHA }, opts())).toBe(MODEL_PATH);
+    await rm(join(cache, 'fingerprints.json'));
     expect(await findCachedModel({ sha256: SHA }, opts())).toBeUndefined();
   });
 

@@ -19,7 +19,14 @@ import { storyText } from './helpers.js';
 
 let dir: string;
 let model: Model;
-const env = () => ({ LMZIP_CACHE_DIR: join(dir, 'cache'), LMZIP_OFFLINE: '1', LMZIP_MODEL: '' });
+// A cache folder per run: a model lmzip has hashed is found again by its hash alone
+// (fingerprints.json), which would make the hostile references below unnecessary.
+let runs = 0;
+let cache = '';
+const env = () => {
+  cache = join(dir, `cache-${++runs}`);
+  return { LMZIP_CACHE_DIR: cache, LMZIP_OFFLINE: '1', LMZIP_MODEL: '' };
+};
 
 /** A real .lmz of story text whose header names `reference` as its model. */
 async function fileNaming(reference: string, name: string): Promise<string> {
@@ -67,7 +74,7 @@ describe('untrusted model references in a header', () => {
       expect(r.stderr).toMatch(/\[MODEL_NOT_FOUND\]\n$/);
       expect(r.stdout.length).toBe(0);
       // Nothing was hashed and remembered about it.
-      const fingerprints = join(dir, 'cache', 'fingerprints.json');
+      const fingerprints = join(cache, 'fingerprints.json');
       if (existsSync(fingerprints)) expect(readFileSync(fingerprints, 'utf8')).not.toContain(ref);
     });
   }
