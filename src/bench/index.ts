@@ -25,6 +25,7 @@ import type {
   BenchReport,
   LaneSweepPoint,
   MethodResult,
+  LmzipDetail,
   MethodSummary,
   SizeSweepPoint,
   ToolInfo,
@@ -230,6 +231,7 @@ async function measureLmzip(
       otherChunks: (stats.otherChunks ?? 0) + (stats.brotliChunks ?? 0) + (stats.storedChunks ?? 0),
       librarySeconds: stats.seconds,
       coderOverhead: stats.idealBits > 0 ? (stats.payloadBytes * 8) / stats.idealBits - 1 : null,
+      mixSavedBits: stats.modelBits !== undefined && stats.tableBits !== undefined ? stats.modelBits - stats.tableBits : null,
       containerBytes: size - stats.payloadBytes,
       compressTokensPerSecond: compressTps,
       decompressTokensPerSecond: stats.tokens > 0 ? stats.tokens / d : null,
@@ -519,11 +521,16 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
   }
 }
 
+/** ", mixer saved N bytes" (against the model's tables alone), when the mixer coded the file. */
+function mixSaved(l: LmzipDetail): string {
+  return l.mixSavedBits ? `, mixer saved ${Math.round(l.mixSavedBits / 8)} bytes` : '';
+}
+
 function progressLine(r: MethodResult): string {
   const who = `${r.input} ${r.label}${r.model ? ` (${r.model})` : ''}`;
   if (r.status !== 'ok') return `${who}: ${r.status}${r.error ? ` — ${r.error}` : ''}`;
   const extra = r.lmzip
-    ? `, overhead ${fmt((r.lmzip.coderOverhead ?? NaN) * 100)}%, ${fmt(r.lmzip.compressTokensPerSecond)} tok/s (raw ${fmt(r.lmzip.rawTokensPerSecond)})`
+    ? `, overhead ${fmt((r.lmzip.coderOverhead ?? NaN) * 100)}%${mixSaved(r.lmzip)}, ${fmt(r.lmzip.compressTokensPerSecond)} tok/s (raw ${fmt(r.lmzip.rawTokensPerSecond)})`
     : '';
   return `${who}: ${r.compressedBytes} bytes, ${fmt(r.bitsPerByte)} bits/byte, ${fmt(r.compressMBps)} MB/s, round trip ${r.roundTrip ? 'ok' : 'FAILED'}${extra}`;
 }

@@ -38,6 +38,10 @@ export interface WorkerStats {
   /** Input bytes that were coded with the model (the rest went to fallback chunks). */
   modelBytes?: number;
   idealBits: number;
+  /** Code length under the tables the coder used (the mixed ones with coding method 2). */
+  tableBits?: number;
+  /** Code length under the model's tables alone. */
+  modelBits?: number;
   tokens: number;
   modelChunks: number;
   brotliChunks?: number;

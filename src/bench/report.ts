@@ -55,6 +55,7 @@ export function lmzipTable(results: MethodResult[]): string {
       'ideal bits/byte',
       'payload bits/byte',
       'coder overhead',
+      'mixer saved (bytes)',
       'container bytes',
       'compress tok/s',
       'raw model tok/s',
@@ -73,6 +74,7 @@ export function lmzipTable(results: MethodResult[]): string {
         l.tokens ? fmt(l.idealBits / r.inputBytes, 4) : '–',
         l.tokens ? fmt((l.payloadBytes * 8) / r.inputBytes, 4) : '–',
         pct(l.coderOverhead),
+        l.mixSavedBits ? Math.round(l.mixSavedBits / 8).toLocaleString('en-US') : '–',
         l.containerBytes.toLocaleString('en-US'),
         fmt(l.compressTokensPerSecond),
         fmt(l.rawTokensPerSecond),
@@ -211,7 +213,8 @@ export function renderMarkdown(report: BenchReport, chartFile?: string, extraCha
   if (report.results.some((r) => r.kind === 'lmzip' && r.lmzip)) {
     parts.push(
       `${h(2)} lmzip against its limit`,
-      'Ideal = −Σ log2 p(token) under the same model, context and schedule; coder overhead = payload bits / ideal bits − 1. ' +
+      'Ideal = −Σ log2 p(token) under the same model, context and schedule; coder overhead = payload bits / ideal bits − 1 ' +
+        '(negative when the mixer, coding method 2, codes below the model\'s own code length; "mixer saved" is the model\'s integer-table code length minus the mixed one). ' +
         'Raw model = the same lanes and batch shape with no coding (`measureModelSpeed`). ' +
         '"lmzip / raw" divides token rates from wall time; "(CPU s)" divides the CPU seconds of the two whole calls, which other work on the machine disturbs far less.',
       lmzipTable(report.results),

@@ -152,8 +152,10 @@ export interface LmzipDetail {
   otherChunks: number;
   /** The library's own stats.seconds for the compression. */
   librarySeconds: number;
-  /** payloadBytes*8/idealBits − 1. */
+  /** payloadBytes*8/idealBits − 1: against the model's own code length (negative when the mixer wins). */
   coderOverhead: number | null;
+  /** Bits the mixer (coding method 2) saved against the model's tables alone; 0 with --no-mix. */
+  mixSavedBits?: number | null;
   /** Container bytes beyond the payload (header, chunk table, fallback chunks). */
   containerBytes: number;
   /** null when no chunk was coded with the model (tokens = 0). */
