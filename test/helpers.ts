@@ -5,7 +5,6 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vi } from 'vitest';
 import { REPO, SHARED } from './shared.js';
 
 export { REPO, SHARED };
@@ -33,27 +32,3 @@ export function tempDir(prefix = 'lmzip-test-'): { path: string; cleanup: () => 
 /** A small deterministic PRNG (mulberry32) for property tests. */
 export { prng as rng } from './prng.js';
 
-/**
- * Feeds `file` to a streaming parser in pieces of `pieceSize` bytes and counts the bytes
- * the parser copies with Buffer.concat, so linear buffering is tested by work done, not
- * by time. `push` returns how many structures a piece completed. Stops early once the
- * copying is clearly not linear (8× the file).
- * @example
- * const { found, copied } = feedInPieces(file, 1 << 16, (p) => reader.push(p).length);
- */
-export function feedInPieces(file: Buffer, pieceSize: number, push: (piece: Buffer) => number): { found: number; copied: number } {
-  const concat = Buffer.concat;
-  let copied = 0;
-  const spy = vi.spyOn(Buffer, 'concat').mockImplementation((list, total) => {
-    const out = concat(list, total);
-    copied += out.length;
-    return out;
-  });
-  let found = 0;
-  try {
-    for (let i = 0; i < file.length && copied <= 8 * file.length; i += pieceSize) found += push(file.subarray(i, i + pieceSize));
-  } finally {
-    spy.mockRestore();
-  }
-  return { found, copied };
-}

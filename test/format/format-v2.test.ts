@@ -20,7 +20,8 @@ import { blockCrc, writeBlock, writeEnd } from '../../src/format/v2/block.js';
 import { decodeProfile, encodeProfile, parseHeaderV2, writeHeaderV2 } from '../../src/format/v2/header.js';
 import type { ChunkEntryV2 } from '../../src/format/v2/types.js';
 import { ByteCursor, NEED_MORE, pushVarint } from '../../src/format/varint.js';
-import { feedInPieces, rng } from '../helpers.js';
+import { feedInPieces } from '../feed-in-pieces.js';
+import { rng } from '../helpers.js';
 
 const PROFILE = 'isa=x86_64-avx2-fma-f16c;llama=v0.5.0-de3ff815ea7d559ee917f063901b8986f038abc6;backend=cpu;kv=f16';
 

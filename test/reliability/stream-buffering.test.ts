@@ -7,7 +7,7 @@
  * busy machine cannot fail it and a slow quadratic one cannot pass it.
  */
 import { describe, expect, it } from 'vitest';
-import { feedInPieces } from '../helpers.js';
+import { feedInPieces } from '../feed-in-pieces.js';
 import { LmzReader } from '../../src/format/reader.js';
 import { crc32 } from '../../src/format/crc32.js';
 import { fixChecksums } from './helpers.js';
