@@ -303,6 +303,10 @@ class PlanWorker : public PromiseWorker {
     auto a = Napi::Int32Array::New(env, plan_.tokens.size());
     std::copy(plan_.tokens.begin(), plan_.tokens.end(), a.Data());
     o.Set("tokens", a);
+    // Each token's byte length (its piece), for cutting a block into chunks of equal token counts.
+    auto lengths = Napi::Uint32Array::New(env, plan_.tokens.size());
+    for (size_t i = 0; i < plan_.tokens.size(); ++i) lengths[i] = uint32_t(model_->piece(plan_.tokens[i]).size());
+    o.Set("pieceLengths", lengths);
     return o;
   }
 

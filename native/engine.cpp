@@ -69,6 +69,8 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
                                       " lanes of " + std::to_string(params_.window) + " tokens" +
                                       (why.empty() ? std::string() : ": " + why));
   }
+  // The thread count per step, measured against one thread (native/threads.h).
+  threads_ = std::make_unique<ThreadGovernor>(ctx_, params_.threads, !params_.flash_attention);
 }
 
 Session::~Session() {
@@ -104,9 +106,6 @@ void Session::run(std::vector<ScheduledChunk>& chunks, StepHook& hook, const std
   for (const auto& c : chunks)
     if (c.scheduled) total_bytes += c.piece_bytes;
   auto last_report = std::chrono::steady_clock::now();
-
-  // The thread count per step, measured against one thread (native/threads.h).
-  ThreadGovernor threads(ctx_, params_.threads, !params_.flash_attention);
 
   llama_batch batch = llama_batch_init(int32_t(llama_n_batch(ctx_)), 0, 1);
   struct BatchGuard {
@@ -146,9 +145,9 @@ void Session::run(std::vector<ScheduledChunk>& chunks, StepHook& hook, const std
     }
     if (batch.n_tokens == 0) break;
 
-    threads.before_decode();
+    threads_->before_decode();
     const int32_t rc = llama_decode(ctx_, batch);
-    threads.after_decode(batch.n_tokens);
+    threads_->after_decode(batch.n_tokens);
     if (rc == 2 || cancelled(cancel)) throw Error("CANCELLED", "the operation was cancelled");
     if (rc != 0) {
       const std::string why = take_last_llama_error();

@@ -30,6 +30,8 @@
 
 namespace lmzip {
 
+class ThreadGovernor;  // threads.h
+
 // What decides the coding besides the model: coding method 1 is the model alone
 // (freq_algorithm 1); other ids are for later methods (docs/FORMAT.md, "coding method").
 struct CodingMethod {
@@ -156,6 +158,9 @@ class Session {
   std::shared_ptr<const Model> model_;
   SessionParams params_;
   llama_context* ctx_ = nullptr;
+  // Lives as long as the context: what it measured holds across blocks, so a block
+  // does not start by probing again (probes run steps on one thread).
+  std::unique_ptr<ThreadGovernor> threads_;
   std::atomic<int32_t> const* abort_flag_ = nullptr;
 };
 

@@ -6,7 +6,7 @@
  * src/archive/ strings blocks into members and files.
  */
 import * as zlib from 'node:zlib';
-import { chunkLengths } from './chunker.js';
+import { chunkLengths, chunkLimit } from './chunker.js';
 import { ErrorCode, LmzipError, toLmzipError } from './errors.js';
 import { ChunkMethod, FREQ_ALGORITHM } from './format/constants.js';
 import { crc32 } from './format/crc32.js';
@@ -125,8 +125,25 @@ export interface EncodedBlock {
  * chunk size is asked for. lmzip analyze cuts the same way, so its numbers are the
  * compressor's.
  */
-export function blockChunkLengths(block: Uint8Array, lanes: number, chunkSize: number | undefined): number[] {
-  return chunkLengths(block, Math.min(chunkTarget(block.length, lanes, chunkSize), MAX_CHUNK_SIZE));
+export function blockChunkLengths(block: Uint8Array, lanes: number, chunkSize: number | undefined, tokenEnds?: ArrayLike<number>): number[] {
+  const target = Math.min(chunkTarget(block.length, lanes, chunkSize), MAX_CHUNK_SIZE);
+  return chunkLengths(block, target, Math.min(chunkLimit(target), MAX_CHUNK_SIZE), tokenEnds);
+}
+
+/**
+ * blockChunkLengths with the chunks balanced by `model`'s token counts (each lane then
+ * runs about as many steps), where the model can spell the block; else by bytes.
+ * The chunk table records the lengths, so how they were chosen is the writer's affair.
+ */
+export async function chunkBlock(model: Model, block: Uint8Array, lanes: number, chunkSize: number | undefined): Promise<number[]> {
+  const byBytes = blockChunkLengths(block, lanes, chunkSize);
+  if (byBytes.length <= 1) return byBytes;
+  const plan = await model.planTokens(block);
+  if (!plan.ok || plan.tokens.length < byBytes.length) return byBytes;
+  const ends = new Float64Array(plan.pieceLengths.length);
+  let end = plan.stripLeadingSpace ? -1 : 0;
+  plan.pieceLengths.forEach((length, i) => (ends[i] = end += length));
+  return blockChunkLengths(block, lanes, chunkSize, ends);
 }
 
 export class BlockEncoder {
@@ -178,7 +195,7 @@ export class BlockEncoder {
     this.#cancel.check();
     const session = await this.#openSession();
     const s = this.#settings;
-    const lengths = blockChunkLengths(data, s.lanes, s.chunkSize);
+    const lengths = await chunkBlock(this.#model, data, s.lanes, s.chunkSize);
     const pieces: Uint8Array[] = [];
     for (let i = 0, offset = 0; i < lengths.length; offset += lengths[i++]) pieces.push(data.subarray(offset, offset + lengths[i]));
     // Brotli at quality 11 costs about as much time as the model on small text, so it is

@@ -5,8 +5,7 @@
  */
 import { basename } from 'node:path';
 import { backendOption, type Backend } from './backend.js';
-import { chunkLengths } from './chunker.js';
-import { CancelFlag, DEFAULT_MEMORY_LIMIT, type CompressStats, type Progress } from './codec.js';
+import { CancelFlag, chunkBlock, DEFAULT_MEMORY_LIMIT, type CompressStats, type Progress } from './codec.js';
 import { ArchiveDecoder } from './archive/decoder.js';
 import { ArchiveReader, type ArchiveEvent, type MemberHeader } from './archive/reader.js';
 import { MemberWriter } from './archive/writer.js';
@@ -15,7 +14,7 @@ import type { Model } from './model.js';
 import { openModel, type OpenedModel } from './model-source.js';
 import { findBuiltinBySha256 } from './models/builtin.js';
 import { parseModelReference } from './models/references.js';
-import { chooseSettings, chunkTarget } from './settings.js';
+import { chooseSettings } from './settings.js';
 import { booleanOption, bytesArgument, functionOption, integerOption, invalid, signalOption } from './validate.js';
 import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from './format/v2/constants.js';
 
@@ -41,7 +40,7 @@ export interface CompressOptions extends CommonOptions {
   lanes?: number;
   /** Context window per lane in tokens (default: measured per model, else min(trained, 1024)). */
   window?: number;
-  /** Tokens carried over when a lane's window is full (default window/2). */
+  /** Tokens carried over when a lane's window is full (default min(window/2, 256)). */
   overlap?: number;
   /** Original bytes per block, a multiple of 1024: the unit of random access and resumption (default 256 KiB). Recorded in the file. */
   blockSize?: number;
@@ -324,7 +323,7 @@ export async function measureModelSpeed(model: Model, data: Uint8Array | string,
       const block = input.subarray(offset, offset + settings.blockSize);
       const plans = [];
       let o = 0;
-      for (const len of chunkLengths(block, chunkTarget(block.length, settings.lanes, settings.chunkSize))) {
+      for (const len of await chunkBlock(model, block, settings.lanes, settings.chunkSize)) {
         const plan = await model.planTokens(block.subarray(o, o + len));
         o += len;
         if (plan.ok && plan.tokens.length > 0 && plan.byteCoded * 2 <= len) plans.push(plan.tokens);

@@ -84,6 +84,8 @@ export interface NativeTokenPlan {
   stripLeadingSpace: boolean;
   byteCoded: number;
   tokens: Int32Array;
+  /** Each token's length in bytes (its piece; the first includes a stripped space). */
+  pieceLengths: Uint32Array;
 }
 
 export type NativeProgress = (done: number, total: number) => void;

@@ -7,7 +7,8 @@
 import { invalid } from './validate.js';
 import type { Model } from './model.js';
 import { findBuiltinBySha256 } from './models/builtin.js';
-import { CodingMethodId, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE } from './format/v2/constants.js';
+import { CodingMethodId, MAX_BLOCK_SIZE, MAX_CHUNK_SIZE, MIN_BLOCK_SIZE } from './format/v2/constants.js';
+import { chunkLimit } from './chunker.js';
 import { native } from './native.js';
 
 export interface CodecSettings {
@@ -42,6 +43,16 @@ export const DEFAULT_UBATCH = 512;
 /** Used when neither the user nor the model table names a window. */
 export const DEFAULT_MAX_WINDOW = 1024;
 /**
+ * The most tokens a restart carries over by default (the default overlap is
+ * min(window / 2, this)). A restart feeds them again as one prefill, and on a CPU a
+ * prefilled token costs about half a decoded one at 16 lanes, with the other lanes
+ * waiting: with window 1024 and overlap 512 the restarts took a third of the time on
+ * long chunks (SmolLM2-135M shape, docs/benchmark.md "Restarts"). 256 cuts that
+ * threefold; for compression the carried tokens matter little past a few hundred
+ * (stories260K, 60 KB: window 512 with overlap 128 codes as small as 256/128).
+ */
+export const MAX_DEFAULT_OVERLAP = 256;
+/**
  * Original bytes per block: the unit of random access and resumption. Measured on the
  * whole TinyStories file (398 KB) with stories260K (`scripts/measure-format.ts sweep`):
  * against one block for everything, 32 KiB blocks cost 0.59 %, 64 KiB 0.30 %, 128 KiB
@@ -66,6 +77,11 @@ export interface SettingsOptions {
   mix?: boolean;
 }
 
+/** The overlap used when none is given: half the window, at most MAX_DEFAULT_OVERLAP tokens. */
+export function defaultOverlap(window: number): number {
+  return Math.min(Math.floor(window / 2), MAX_DEFAULT_OVERLAP);
+}
+
 /** The chunk target for a block of `length` bytes. */
 export function chunkTarget(length: number, lanes: number, chunkSize: number | undefined): number {
   return chunkSize ?? Math.max(MIN_DEFAULT_CHUNK_SIZE, Math.ceil(length / lanes));
@@ -85,7 +101,7 @@ export async function chooseSettings(model: Model, options: SettingsOptions, inp
   // a measured window per model.
   const window = options.window ?? findBuiltinBySha256(await model.fingerprint())?.window ?? Math.min(trained, DEFAULT_MAX_WINDOW);
   if (window < 8) throw invalid('window', 'an integer of at least 8', window);
-  const overlap = options.overlap ?? Math.floor(window / 2);
+  const overlap = options.overlap ?? defaultOverlap(window);
   if (overlap > window - 2) throw invalid('overlap', `an integer below window - 1 (${window - 1})`, overlap);
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || blockSize % 1024 !== 0)
@@ -112,12 +128,13 @@ export function codingMethod(mix: boolean, blockSize: number, inputSize?: number
 /** Lowers lanes and window to what the largest block of the input can use. */
 export function fitToInput(s: CodecSettings, inputSize: number | undefined): CodecSettings {
   const length = Math.max(1, Math.min(s.blockSize, inputSize ?? Infinity));
-  const target = chunkTarget(length, s.lanes, s.chunkSize);
-  // Every chunk but a block's last is at least half the target long (src/chunker.ts).
-  const chunks = length <= target ? 1 : Math.ceil(length / Math.max(1, Math.floor(target / 2)));
-  const lanes = Math.min(s.lanes, chunks);
+  // The chunker's numbers for this block (blockChunkLengths in src/codec.ts): ⌈length /
+  // target⌉ chunks, none longer than its limit.
+  const target = Math.min(chunkTarget(length, s.lanes, s.chunkSize), MAX_CHUNK_SIZE);
+  const lanes = Math.min(s.lanes, Math.ceil(length / target));
+  const longest = Math.min(chunkLimit(target), MAX_CHUNK_SIZE, length);
   // A chunk of n bytes has at most n + 1 tokens (a stripped space), which fit a window
   // of n + 1 positions with the start token, so it never restarts.
-  const window = Math.max(8, Math.min(s.window, Math.min(target, length) + 1, s.blockSize + 1));
+  const window = Math.max(8, Math.min(s.window, longest + 1, s.blockSize + 1));
   return { ...s, lanes, window, overlap: Math.min(s.overlap, window - 2) };
 }

@@ -8,7 +8,7 @@
 import { MAX_CHUNKS_PER_FRAME } from '../format/constants.js';
 import type { Analyzer } from './records.js';
 import { DEFAULT_THRESHOLD_BITS, DocumentTotals, type DocumentSummary } from './summary.js';
-import { blockChunkLengths } from '../codec.js';
+import { chunkBlock } from '../codec.js';
 
 /** One document: its bytes, or a way to stream them when it is large. */
 export interface CorpusDocument {
@@ -73,7 +73,7 @@ export async function* analyzeDocuments(docs: AsyncIterable<CorpusDocument> | It
   for await (const doc of docs) {
     const size = doc.data?.length ?? doc.size ?? 0;
     if (doc.data && size + batchBytes <= BATCH_BYTES) {
-      const lengths = blockChunkLengths(doc.data, analyzer.settings.lanes, analyzer.chunkSizeFor(size));
+      const lengths = await chunkBlock(analyzer.model, doc.data, analyzer.settings.lanes, analyzer.chunkSizeFor(size));
       if (batchChunks + lengths.length > MAX_CHUNKS_PER_FRAME) yield* flush();
       batch.push({ doc, data: doc.data, lengths });
       batchBytes += size;

@@ -3,7 +3,7 @@
  * encode call compression makes (same chunking, settings and lane schedule; the
  * records come back once per frame, never per token).
  */
-import { blockChunkLengths, CancelFlag } from '../codec.js';
+import { CancelFlag, chunkBlock } from '../codec.js';
 import { validateCompressOptions } from '../compress.js';
 import { ErrorCode, LmzipError, toLmzipError } from '../errors.js';
 import { MAX_CHUNKS_PER_BLOCK } from '../format/v2/constants.js';
@@ -292,8 +292,9 @@ export class Analyzer {
    * `firstIndex`: where the block starts in the input (bytes, tokens); `chunkSize`
    * overrides the settings' chunk size.
    */
-  analyzeFrame(data: Uint8Array, offset: number, chunkSize?: number, firstIndex = 0): Promise<FrameAnalysis> {
-    return this.analyzeChunks(data, blockChunkLengths(data, this.settings.lanes, chunkSize ?? this.settings.chunkSize), offset, firstIndex);
+  async analyzeFrame(data: Uint8Array, offset: number, chunkSize?: number, firstIndex = 0): Promise<FrameAnalysis> {
+    const lengths = await chunkBlock(this.model, data, this.settings.lanes, chunkSize ?? this.settings.chunkSize);
+    return this.analyzeChunks(data, lengths, offset, firstIndex);
   }
 
   /** Analyzes explicit chunks of `data` (consecutive lengths) in one lane schedule. */

@@ -426,11 +426,19 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
             let ref: LaneSweepPoint['reference'] = null;
             let referenceError: string | undefined;
             if (reference?.binary && depth !== null) {
-              const out = await runReference(reference.binary, m, {
-                lanes: l, threads: threads || availableParallelism(), depth, gpuLayers: cuda ? 99 : 0, timeoutMs: opts.sweepTimeoutSeconds * 1000,
-              });
-              if ('error' in out) referenceError = out.error;
-              else ref = { pp: out.pp, tg: out.tg, tokensPerSecond: out.tgTokensPerSecond };
+              // As many runs as lmzip had, and their median: the ratio compares medians.
+              const rates: number[] = [];
+              for (let run = 0; run < opts.sweep.runs && !referenceError; run++) {
+                const out = await runReference(reference.binary, m, {
+                  lanes: l, threads: threads || availableParallelism(), depth, gpuLayers: cuda ? 99 : 0, timeoutMs: opts.sweepTimeoutSeconds * 1000,
+                });
+                if ('error' in out) referenceError = out.error;
+                else {
+                  rates.push(out.tgTokensPerSecond);
+                  ref = { pp: out.pp, tg: out.tg, tokensPerSecond: median(rates) };
+                }
+              }
+              if (referenceError) ref = null;
             }
             const p: LaneSweepPoint = {
               model: basename(m),

@@ -9,7 +9,7 @@
  * Matching: lmzip's lanes = batched-bench's -npl (one sequence per lane, non-unified KV
  * cache: -no-kvu, no flash attention: -fa off, n_ubatch 512, the same threads). The KV depth
  * of a step changes its cost, so -npp/-ntg are chosen to give the same average depth as
- * lmzip's coding steps: -ntg 32 and -npp = average depth − 16 (averageDepth below).
+ * lmzip's coding steps: -npp = average depth − ntg/2 (averageDepth, referenceSteps below).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -108,8 +108,15 @@ export interface ReferencePoint {
   ppTokensPerSecond: number;
 }
 
-/** The generation steps per measurement: enough steps to time, few enough to stay near the depth. */
-export const REFERENCE_TG = 32;
+/**
+ * The generation steps of one measurement: as many as keep the average depth where it
+ * should be (-npp = depth − tg/2 ≥ 1), between 32 and 256. Long enough to average over
+ * the machine's drift like lmzip's own runs do (32 steps at one lane last 0.3 s).
+ * @example referenceSteps(682) // 256
+ */
+export function referenceSteps(depth: number): number {
+  return Math.max(32, Math.min(256, 2 * Math.floor(depth - 1)));
+}
 
 /**
  * Runs llama-batched-bench once for one lane count and returns its S_TG.
@@ -120,7 +127,7 @@ export async function runReference(
   model: string,
   p: { lanes: number; threads: number; depth: number; gpuLayers: number; timeoutMs?: number },
 ): Promise<ReferencePoint | { error: string }> {
-  const tg = REFERENCE_TG;
+  const tg = referenceSteps(p.depth);
   const pp = Math.max(1, Math.round(p.depth - tg / 2));
   const ctx = p.lanes * (pp + tg) + 64;
   const args = [

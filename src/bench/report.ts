@@ -230,7 +230,7 @@ export function renderMarkdown(report: BenchReport, chartFile?: string, extraCha
           'and the ideal code length is not computed (measureIdeal off), so compression time is compressing alone. ' +
           '`llama.cpp S_TG`: llama.cpp\'s own `llama-batched-bench` (' + (report.reference?.binary ? `\`${basename(report.reference.binary)}\`, ` : '') +
           'built from the same llama.cpp with the addon\'s settings) at the same lanes (`-npl`) and threads, `-fa off -no-kvu -ub 512`, ' +
-          'decoding 32 tokens per sequence (`-ntg 32`) after a prompt of `-npp` = average KV depth − 16 tokens, so that its steps run at ' +
+          'decoding `-ntg` = 2 × (depth − 1) tokens per sequence (32 to 256; median of as many runs as lmzip had) after a prompt of `-npp` = average KV depth − ntg/2, so that its steps run at ' +
           'the same average depth as lmzip\'s coded tokens (computed from the file\'s window, overlap and tokens per chunk). ' +
           'lmzip\'s time also holds its restarts (a prefill of `overlap` tokens when a lane\'s window is full) and the tail of each frame, ' +
           'when fewer lanes than the maximum are still running.',

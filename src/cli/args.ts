@@ -197,7 +197,7 @@ FILE is -, read standard input and write standard output.
   -T, --threads=N      threads for the model (default: 1 below 100M parameters, else all cores)
       --lanes=N        chunks coded in parallel, 1-256 (default 16)
       --ctx=N          context window per lane in tokens (default: per model)
-      --overlap=N      tokens kept when a lane's window is full (default ctx/2)
+      --overlap=N      tokens kept when a lane's window is full (default min(ctx/2, 256))
       --chunk-size=N   target chunk size in bytes (default: input spread over the lanes)
       --backend=B      auto (a GPU when one is usable; default: LMZIP_BACKEND, else
                        auto), cpu (never a GPU) or cuda (fail without one)

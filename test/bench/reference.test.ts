@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchDefaults, parseBenchArgs, runBenchmark } from '../../src/bench/index.js';
-import { averageDepth, referenceBuildDir, runReference } from '../../src/bench/reference.js';
+import { averageDepth, referenceBuildDir, referenceSteps, runReference } from '../../src/bench/reference.js';
 import { STORIES } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmzip-reference-test-'));
@@ -61,7 +61,9 @@ echo "{\\"pp\\": $pp, \\"tg\\": $tg, \\"pl\\": $pl, \\"speed_pp\\": 1000.0, \\"s
       const depth = averageDepth(1800, 64, 32);
       for (const p of pts) {
         expect(p.depth).toBeCloseTo(depth, 9);
-        expect(p.reference).toEqual({ pp: Math.round(depth - 16), tg: 32, tokensPerSecond: p.lanes * 100 });
+        const tg = referenceSteps(depth);
+        expect(tg).toBe(2 * Math.floor(depth - 1)); // as long as the depth allows, so -npp stays ≥ 1
+        expect(p.reference).toEqual({ pp: Math.max(1, Math.round(depth - tg / 2)), tg, tokensPerSecond: p.lanes * 100 });
       }
       const md = readFileSync(join(out, 'latest.md'), 'utf8');
       expect(md).toContain('| llama.cpp S_TG tok/s | compress / llama.cpp | decompress / llama.cpp |');
@@ -82,7 +84,7 @@ describe('the real llama-batched-bench', () => {
       ctx.skip();
     }
     const r = await runReference(built!, STORIES, { lanes: 2, threads: 1, depth: 40, gpuLayers: 0, timeoutMs: 120_000 });
-    expect(r).toMatchObject({ lanes: 2, threads: 1, pp: 24, tg: 32 });
+    expect(r).toMatchObject({ lanes: 2, threads: 1, pp: 1, tg: 78 }); // 78 steps from depth 1 average depth 40
     expect((r as { tgTokensPerSecond: number }).tgTokensPerSecond).toBeGreaterThan(0);
   });
 });
