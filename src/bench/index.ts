@@ -16,7 +16,7 @@ import { BASELINES, aptInstallCommand, detectTools, runBaselineOnce, type Baseli
 import { renderSvg, svgToPng, type ChartSpec } from './chart.js';
 import { makeSizedText, listCorpus, parseFileSpec, prepareInput, QUICK_SET, SWEEP_SOURCES, type PreparedInput } from './inputs.js';
 import { runLmzipOnce, type LmzipRun, type LmzipSchedule } from './lmzip-runner.js';
-import { averageDepth, findOrBuildReference, runReference } from './reference.js';
+import { averageDepth, findOrBuildReference, runReference, type ReferencePoint } from './reference.js';
 import { describeMachine, machineLine } from './machine.js';
 import { GNU_TIME, which } from './proc.js';
 import { goalsLines, lanesChart, lanesTable, ratioSpeedChart, renderMarkdown, sizesChart, summaryTable, lmzipTable } from './report.js';
@@ -164,6 +164,12 @@ async function measureBaseline(b: Baseline, input: PreparedInput, opts: BenchOpt
   };
 }
 
+/** The average KV depth of a run's coded tokens, from the schedule its file records. */
+function runDepth(r: LmzipRun): number | null {
+  const sched = r.compress.response.schedule;
+  return sched && sched.modelChunks > 0 ? averageDepth(sched.tokens / sched.modelChunks, sched.window, sched.overlap) : null;
+}
+
 async function measureLmzip(
   model: string,
   input: PreparedInput,
@@ -173,6 +179,8 @@ async function measureLmzip(
   withRaw = true,
   timeoutSeconds = opts.timeoutSeconds,
   forceModel = false,
+  /** Called after each run with the KV depth of its coded tokens (the sweep runs the reference there, interleaved). */
+  afterEachRun?: (depth: number | null) => Promise<void>,
 ): Promise<MethodResult> {
   const base: MethodResult = {
     input: input.info.name,
@@ -194,6 +202,7 @@ async function measureLmzip(
     });
     if (!r.ok) return { ...base, status: 'failed', error: r.error };
     all.push(r);
+    await afterEachRun?.(runDepth(r));
   }
   const first = all[0]!;
   const stats = first.compress.response.stats!;
@@ -205,8 +214,7 @@ async function measureLmzip(
   // With no model-coded chunk (the library chose its fallback for every chunk) there is no token rate.
   const compressTps = stats.tokens > 0 ? stats.tokens / c : null;
   const rawTps = withRaw && rawTokens > 0 ? rawTokens / rawSeconds : null;
-  const sched = first.compress.response.schedule;
-  const depth = sched && sched.modelChunks > 0 ? averageDepth(sched.tokens / sched.modelChunks, sched.window, sched.overlap) : null;
+  const depth = runDepth(first);
   return {
     ...base,
     ...sizeAndSpeed(input.info.bytes, size, c, d),
@@ -420,26 +428,24 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
             // One chunk per lane: the library's default chunks are at least 16 KiB, which
             // would leave most lanes of a small sweep input idle.
             const chunkSize = Math.max(64, Math.ceil(input.info.bytes / l));
-            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, chunkSize, threads: threads || undefined, backend: opts.backend },
-              opts.sweep.runs, true, opts.sweepTimeoutSeconds, true);
-            const depth = r.lmzip?.depth ?? null;
-            let ref: LaneSweepPoint['reference'] = null;
+            // The reference runs right after each lmzip run, so that both see the same
+            // moment of a machine whose speed drifts; the ratio compares their medians.
+            const refRuns: ReferencePoint[] = [];
             let referenceError: string | undefined;
-            if (reference?.binary && depth !== null) {
-              // As many runs as lmzip had, and their median: the ratio compares medians.
-              const rates: number[] = [];
-              for (let run = 0; run < opts.sweep.runs && !referenceError; run++) {
-                const out = await runReference(reference.binary, m, {
-                  lanes: l, threads: threads || availableParallelism(), depth, gpuLayers: cuda ? 99 : 0, timeoutMs: opts.sweepTimeoutSeconds * 1000,
-                });
-                if ('error' in out) referenceError = out.error;
-                else {
-                  rates.push(out.tgTokensPerSecond);
-                  ref = { pp: out.pp, tg: out.tg, tokensPerSecond: median(rates) };
-                }
-              }
-              if (referenceError) ref = null;
-            }
+            const runReferenceOnce = async (depth: number | null) => {
+              if (!reference?.binary || depth === null || referenceError) return;
+              const out = await runReference(reference.binary, m, {
+                lanes: l, threads: threads || availableParallelism(), depth, gpuLayers: cuda ? 99 : 0, timeoutMs: opts.sweepTimeoutSeconds * 1000,
+              });
+              if ('error' in out) referenceError = out.error;
+              else refRuns.push(out);
+            };
+            const r = await measureLmzip(m, input, opts, { lanes: l, window: opts.window, chunkSize, threads: threads || undefined, backend: opts.backend },
+              opts.sweep.runs, true, opts.sweepTimeoutSeconds, true, runReferenceOnce);
+            const depth = r.lmzip?.depth ?? null;
+            const ref: LaneSweepPoint['reference'] = refRuns.length && !referenceError
+              ? { pp: refRuns[0]!.pp, tg: refRuns[0]!.tg, tokensPerSecond: median(refRuns.map((x) => x.tgTokensPerSecond)) }
+              : null;
             const p: LaneSweepPoint = {
               model: basename(m),
               lanes: l,

@@ -23,7 +23,7 @@ function paragraphs(bytes: number, seed = 7): Uint8Array {
 const ends = (lengths: number[]) => lengths.map((_, i) => lengths.slice(0, i + 1).reduce((a, b) => a + b, 0));
 
 describe('chunkLengths', () => {
-  it('gives a full block exactly one chunk per lane (before, a 17th chunk ran alone after the other 16)', () => {
+  it('gives a full block exactly one chunk per lane (before: 17, the short 17th running after the other 16)', () => {
     const block = paragraphs(256 * 1024);
     const lengths = blockChunkLengths(block, 16, undefined);
     expect(lengths).toHaveLength(16);
