@@ -132,7 +132,8 @@ export function blockChunkLengths(block: Uint8Array, lanes: number, chunkSize: n
 
 /**
  * blockChunkLengths with the chunks balanced by `model`'s token counts (each lane then
- * runs about as many steps), where the model can spell the block; else by bytes.
+ * runs about as many steps), where the model spells the block mostly without byte
+ * tokens; else by bytes.
  * The chunk table records the lengths, so how they were chosen is the writer's affair.
  */
 export async function chunkBlock(model: Model, block: Uint8Array, lanes: number, chunkSize: number | undefined): Promise<number[]> {
@@ -140,6 +141,11 @@ export async function chunkBlock(model: Model, block: Uint8Array, lanes: number,
   if (byBytes.length <= 1) return byBytes;
   const plan = await model.planTokens(block);
   if (!plan.ok || plan.tokens.length < byBytes.length) return byBytes;
+  // Mostly one-byte tokens (binary data, or a vocabulary's byte tokens): such chunks
+  // rarely take a lane, so their tokens are no measure of lane time; cut by bytes.
+  let oneByteTokens = 0;
+  for (const length of plan.pieceLengths) if (length === 1) oneByteTokens++;
+  if (oneByteTokens * 2 > block.length) return byBytes;
   const ends = new Float64Array(plan.pieceLengths.length);
   let end = plan.stripLeadingSpace ? -1 : 0;
   plan.pieceLengths.forEach((length, i) => (ends[i] = end += length));

@@ -71,9 +71,13 @@ describe('edge cases', () => {
 
   it('a model chunk, a brotli chunk and a stored chunk in one file', async () => {
     const r = rng(3);
-    // Chunk-aligned parts (no newline or space inside the noise), so each chunk is one kind.
-    const noise = Buffer.from(Array.from({ length: 4096 }, () => 0x21 + Math.floor(r() * 0xde)));
-    const story = Buffer.from(text.toString().slice(0, 3800).replace(/[^\n]*$/, '').padEnd(4096, '\n'));
+    // Parts of one chunk each: 4096 bytes of story ending in newlines, uniform random
+    // bytes (no code shrinks them: stored), a run of 0xaa (brotli). Mostly one-byte
+    // tokens, the block is cut by bytes (chunkBlock) near 4096 and 8192: exactly after
+    // the story, and at a newline a little inside the noise.
+    const noise = Buffer.from(Array.from({ length: 4096 }, () => Math.floor(r() * 256)));
+    const lines = text.subarray(0, text.subarray(0, 4000).lastIndexOf(0x0a) + 1);
+    const story = Buffer.concat([lines, Buffer.alloc(4096 - lines.length, 0x0a)]);
     const data = Buffer.concat([story, noise, Buffer.alloc(4096, 0xaa)]);
     // The model alone: the mixer learns the noise's byte distribution and codes it below 8 bits a byte.
     const packed = await roundTrip(data, { chunkSize: 4096, lanes: 4, mix: false });
