@@ -15,6 +15,11 @@ constexpr double kHopeless = 3.0;
 constexpr int kMaxRunLength = 4096;
 // Probing the requested count may cost at most this share of the time between probes.
 constexpr double kProbeShare = 0.05;
+// With the requested count in use: this many consecutive steps this much slower per
+// token than it measured mean load has come, and start a probe. Steps of fewer lanes
+// than usual (a block's tail) cost up to ~2.5x per token; load costs 60-100x.
+constexpr double kLoadSign = 4.0;
+constexpr int kLoadSteps = 3;
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -58,7 +63,9 @@ void ThreadGovernor::after_decode(int tokens) {
       if (samples_max_.size() >= kProbeSteps || per_token > kHopeless * median(samples_one_)) decide();
       break;
     case Phase::Run:
-      if (--run_steps_left_ <= 0) {
+      if (current_ == max_) slow_steps_ = per_token > kLoadSign * chosen_per_token_ ? slow_steps_ + 1 : 0;
+      if (--run_steps_left_ <= 0 || slow_steps_ >= kLoadSteps) {
+        slow_steps_ = 0;
         samples_one_.clear();
         samples_max_.clear();
         steps_one_.clear();
@@ -78,7 +85,10 @@ void ThreadGovernor::decide() {
   // stays a small share of the time (a step at one thread is what the run costs).
   const double step = std::max(median(steps_one_), 1e-6);
   const double affordable = probe_max_seconds_ / kProbeShare / step;
-  run_steps_left_ = choice == 1 ? int(std::min(std::max<double>(run_length_, affordable), 1e9)) : run_length_;
+  // The requested count won: load shows in its own step times (above), so the next
+  // probe can wait long.
+  chosen_per_token_ = median(samples_max_);
+  run_steps_left_ = choice == 1 ? int(std::min(std::max<double>(run_length_, affordable), 1e9)) : kMaxRunLength;
   phase_ = Phase::Run;
   use(choice);
 }

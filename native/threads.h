@@ -7,7 +7,11 @@
 // two busy cores took 60-100x longer than -T 1 (docs/RELIABILITY.md, "Threads under load").
 // The requested count is therefore a maximum. The governor times decode steps, compares
 // seconds per token with the requested count against one thread, uses whichever is
-// faster, and checks again from time to time (load comes and goes).
+// faster, and checks again (load comes and goes): with the requested count in use, as
+// soon as steps turn several times slower per token than it measured (the sign of load,
+// which costs 60-100x), else every few thousand steps; with one thread, after a run that
+// keeps probing a small share of the time. Probing is not free (its steps run on one
+// thread), so a quiet machine is probed once per session and then rarely.
 //
 // Changing the thread count between steps does not change any result: lmzip's graphs
 // (no flash attention) compute each output on one thread, in the same order, whatever
@@ -53,8 +57,10 @@ class ThreadGovernor {
   std::vector<double> steps_one_;                   // seconds per step at one thread, this probe
   double probe_max_seconds_ = 0;                    // what probing the requested count cost
   int run_steps_left_ = 0;
-  int run_length_ = 64;  // steps between probes; doubles while the choice holds
+  int run_length_ = 64;  // steps between probes of one thread's choice; doubles while it holds
   int last_choice_ = 0;
+  double chosen_per_token_ = 0;  // the requested count's median seconds per token at its last probe
+  int slow_steps_ = 0;           // consecutive steps since then that were far slower per token
   std::chrono::steady_clock::time_point started_;
 };
 
