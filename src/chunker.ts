@@ -1,9 +1,9 @@
 /**
  * Cuts a block into ⌈length / target⌉ chunks (at most `limit` bytes each, by default half
  * again the target: room for text whose tokens are long) of nearly equal token counts when `tokenEnds` is given, else
- * of nearly equal byte counts. Each chunk ends after a newline where one is near, else
- * after a space, and never inside a UTF-8 sequence, so that it tokenizes the way the
- * text naturally would.
+ * of nearly equal byte counts. Each chunk ends after a newline or a space near that
+ * point where there is one, and never inside a UTF-8 sequence, so that it tokenizes
+ * the way the text naturally would.
  *
  * Equal token counts are for speed: the chunks of a block run side by side, one per
  * lane, one token per lane per step, and the block is done when its longest chunk is;
@@ -49,14 +49,17 @@ export function chunkLimit(target: number): number {
 }
 
 /**
- * The cut in [lo, hi] nearest to `ideal`: after a newline within `slack` bytes of it
- * (an eighth of a chunk), else after a space, else at `ideal` itself, moved to a
- * character boundary.
+ * The cut in [lo, hi] near `ideal`: after a newline within an eighth of `slack`, else
+ * after a space within `slack` bytes (an eighth of a chunk), else after a newline
+ * within `slack`, else at `ideal` itself moved to a character boundary. A far newline
+ * comes after a near space because every byte of distance unbalances the lanes
+ * (about a token per 4 bytes of text), and a chunk that starts mid-paragraph codes as
+ * well as one that starts a line.
  */
 function naturalCut(data: Uint8Array, ideal: number, lo: number, hi: number, slack: number): number {
-  for (const byte of [0x0a, 0x20]) {
+  for (const [byte, radius] of [[0x0a, slack >> 3], [0x20, slack], [0x0a, slack]] as const) {
     // Nearest first: ideal, ideal − 1, ideal + 1, … (a cut at c ends the chunk after byte c − 1).
-    for (let d = 0; d <= slack; d++) {
+    for (let d = 0; d <= radius; d++) {
       for (const cut of d === 0 ? [ideal] : [ideal - d, ideal + d]) {
         if (cut >= lo && cut <= hi && data[cut - 1] === byte) return cut;
       }
