@@ -345,6 +345,10 @@ export class Analyzer {
   collect(frames: FrameAnalysis[], data: Uint8Array, chunkSize: number): Analysis {
     const totals = emptyTotals();
     for (const f of frames) addTotals(totals, f.totals);
+    // The bits again chunk by chunk over all frames: the compressor's running sum of its
+    // tableBits. Frame subtotals added up round differently in the last bit.
+    totals.bits = 0;
+    for (const f of frames) for (const c of f.chunks) if (c.modelCoded) totals.bits += c.bits;
     const tokens = frames.length === 1 ? frames[0].tokens : TokenTable.concat(frames.map((f) => f.tokens), data, this.vocabulary, this.topK);
     const f = this.model.facts;
     return { data, settings: { ...this.settings, chunkSize }, model: { path: f.path, name: f.name, vocabSize: f.vocabSize },
