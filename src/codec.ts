@@ -17,7 +17,7 @@ import type { BlockV2, ChunkEntryV2, HeaderV2 } from './format/v2/types.js';
 import type { Model } from './model.js';
 import type { NativeSession, NativeSessionParams } from './native.js';
 import { describeProfileDifference, howToDecode, numericProfile } from './profile.js';
-import { chunkTarget, type CodecSettings } from './settings.js';
+import { chunkTarget, MIN_DEFAULT_CHUNK_SIZE, type CodecSettings } from './settings.js';
 
 /** Progress of a job, reported a few times a second. */
 export interface Progress {
@@ -138,7 +138,9 @@ export function blockChunkLengths(block: Uint8Array, lanes: number, chunkSize: n
  */
 export async function chunkBlock(model: Model, block: Uint8Array, lanes: number, chunkSize: number | undefined): Promise<number[]> {
   const byBytes = blockChunkLengths(block, lanes, chunkSize);
-  if (byBytes.length <= 1) return byBytes;
+  // A block under 16 KiB runs few steps: one more tokenization of it costs more than
+  // balancing saves (and, with many small jobs at once, churns the allocator).
+  if (byBytes.length <= 1 || block.length < MIN_DEFAULT_CHUNK_SIZE) return byBytes;
   const plan = await model.planTokens(block);
   if (!plan.ok || plan.tokens.length < byBytes.length) return byBytes;
   // Mostly one-byte tokens (binary data, or a vocabulary's byte tokens): such chunks
