@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { averageDepth, referenceSteps } from '../dist/bench/reference.js';
+import { averageDepth, referenceContext, referenceSteps } from '../dist/bench/reference.js';
 import { compressWithStats, decompress, inspect, Model } from '../dist/index.js';
 
 const { values: v } = parseArgs({ options: { lanes: { type: 'string' }, bytes: { type: 'string' }, rounds: { type: 'string' },
@@ -40,7 +40,7 @@ for (let round = 1; round <= rounds; round++) {
   const h = inspect(output).header;
   const depth = averageDepth(stats.tokens / stats.modelChunks, h.window, h.overlap);
   const tg = referenceSteps(depth), pp = Math.max(1, Math.round(depth - tg / 2));
-  const r = spawnSync(bench, ['-m', modelPath, '-c', String(lanes * (pp + tg) + 64), '-b', '2048', '-ub', '512', '-npp', String(pp), '-ntg', String(tg),
+  const r = spawnSync(bench, ['-m', modelPath, '-c', String(referenceContext(lanes, h.window, pp, tg)), '-b', '2048', '-ub', '512', '-npp', String(pp), '-ntg', String(tg),
     '-npl', String(lanes), '-t', String(threads), '-tb', String(threads), '-fa', 'off', '-no-kvu', '-ngl', '0', '--output-format', 'jsonl'], { encoding: 'utf8' });
   const line = r.stdout.split('\n').find((l) => l.includes('"speed_tg"'));
   const ref = line ? JSON.parse(line).speed_tg : NaN;

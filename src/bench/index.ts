@@ -179,8 +179,8 @@ async function measureLmzip(
   withRaw = true,
   timeoutSeconds = opts.timeoutSeconds,
   forceModel = false,
-  /** Called after each run with the KV depth of its coded tokens (the sweep runs the reference there, interleaved). */
-  afterEachRun?: (depth: number | null) => Promise<void>,
+  /** Called after each run with the KV depth of its coded tokens and its window (the sweep runs the reference there, interleaved). */
+  afterEachRun?: (depth: number | null, window: number | null) => Promise<void>,
 ): Promise<MethodResult> {
   const base: MethodResult = {
     input: input.info.name,
@@ -202,7 +202,7 @@ async function measureLmzip(
     });
     if (!r.ok) return { ...base, status: 'failed', error: r.error };
     all.push(r);
-    await afterEachRun?.(runDepth(r));
+    await afterEachRun?.(runDepth(r), r.compress.response.schedule?.window ?? null);
   }
   const first = all[0]!;
   const stats = first.compress.response.stats!;
@@ -432,10 +432,10 @@ export async function runBenchmark(options: BenchOptions): Promise<BenchReport> 
             // moment of a machine whose speed drifts; the ratio compares their medians.
             const refRuns: ReferencePoint[] = [];
             let referenceError: string | undefined;
-            const runReferenceOnce = async (depth: number | null) => {
-              if (!reference?.binary || depth === null || referenceError) return;
+            const runReferenceOnce = async (depth: number | null, window: number | null) => {
+              if (!reference?.binary || depth === null || window === null || referenceError) return;
               const out = await runReference(reference.binary, m, {
-                lanes: l, threads: threads || availableParallelism(), depth, gpuLayers: cuda ? 99 : 0, timeoutMs: opts.sweepTimeoutSeconds * 1000,
+                lanes: l, window, threads: threads || availableParallelism(), depth, gpuLayers: cuda ? 99 : 0, timeoutMs: opts.sweepTimeoutSeconds * 1000,
               });
               if ('error' in out) referenceError = out.error;
               else refRuns.push(out);

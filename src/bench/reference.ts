@@ -10,6 +10,10 @@
  * cache: -no-kvu, no flash attention: -fa off, n_ubatch 512, the same threads). The KV depth
  * of a step changes its cost, so -npp/-ntg are chosen to give the same average depth as
  * lmzip's coding steps: -npp = average depth − ntg/2 (averageDepth, referenceSteps below).
+ * The KV cache has as many cells per sequence as lmzip's lanes hold (its window), because
+ * llama.cpp attends over the used positions rounded up to 256, capped at the cells a
+ * sequence has: a cache cut to -npp + -ntg would skip attention work that lmzip's
+ * session, and llama.cpp with the same cache, does (referenceContext).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -119,17 +123,26 @@ export function referenceSteps(depth: number): number {
 }
 
 /**
+ * llama-batched-bench's -c: lmzip's cells per lane (the window) for every sequence, or
+ * more when -npp + -ntg needs them.
+ * @example referenceContext(16, 1024, 17, 256) // 16384
+ */
+export function referenceContext(lanes: number, window: number, pp: number, tg: number): number {
+  return lanes * Math.max(window, pp + tg + 4);
+}
+
+/**
  * Runs llama-batched-bench once for one lane count and returns its S_TG.
- * @example await runReference(bin, model, { lanes: 16, threads: 2, depth: 300, gpuLayers: 0 })
+ * @example await runReference(bin, model, { lanes: 16, window: 1024, threads: 2, depth: 300, gpuLayers: 0 })
  */
 export async function runReference(
   bin: string,
   model: string,
-  p: { lanes: number; threads: number; depth: number; gpuLayers: number; timeoutMs?: number },
+  p: { lanes: number; window: number; threads: number; depth: number; gpuLayers: number; timeoutMs?: number },
 ): Promise<ReferencePoint | { error: string }> {
   const tg = referenceSteps(p.depth);
   const pp = Math.max(1, Math.round(p.depth - tg / 2));
-  const ctx = p.lanes * (pp + tg) + 64;
+  const ctx = referenceContext(p.lanes, p.window, pp, tg);
   const args = [
     '-m', model, '-c', String(ctx), '-b', '2048', '-ub', '512', '-npp', String(pp), '-ntg', String(tg), '-npl', String(p.lanes),
     '-t', String(p.threads), '-tb', String(p.threads), '-fa', 'off', '-no-kvu', '-ngl', String(p.gpuLayers), '--output-format', 'jsonl',

@@ -9,11 +9,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchDefaults, parseBenchArgs, runBenchmark } from '../../src/bench/index.js';
-import { averageDepth, referenceBuildDir, referenceSteps, runReference } from '../../src/bench/reference.js';
+import { averageDepth, referenceBuildDir, referenceContext, referenceSteps, runReference } from '../../src/bench/reference.js';
 import { STORIES } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lmzip-reference-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('referenceContext', () => {
+  it('gives every sequence the cells of lmzip\'s window, or what -npp + -ntg needs', () => {
+    expect(referenceContext(16, 1024, 17, 256)).toBe(16 * 1024);
+    expect(referenceContext(2, 64, 100, 78)).toBe(2 * 182);
+  });
+});
 
 describe('averageDepth', () => {
   it('follows the context policy: one position per token, a restart to start + overlap when the window is full', () => {
@@ -46,7 +53,8 @@ describe('the lanes sweep with a stand-in library and a stand-in reference', () 
       // Prints what llama-batched-bench prints with --output-format jsonl, from its arguments.
       const fake = join(dir, 'llama-batched-bench');
       writeFileSync(fake, `#!/bin/sh
-while [ $# -gt 0 ]; do case "$1" in -npp) pp=$2;; -ntg) tg=$2;; -npl) pl=$2;; esac; shift; done
+while [ $# -gt 0 ]; do case "$1" in -c) c=$2;; -npp) pp=$2;; -ntg) tg=$2;; -npl) pl=$2;; esac; shift; done
+echo $c > "${join(dir, 'ctx-')}$pl"
 echo "{\\"pp\\": $pp, \\"tg\\": $tg, \\"pl\\": $pl, \\"speed_pp\\": 1000.0, \\"speed_tg\\": $((pl * 100)).0}"
 `);
       chmodSync(fake, 0o755);
@@ -63,7 +71,10 @@ echo "{\\"pp\\": $pp, \\"tg\\": $tg, \\"pl\\": $pl, \\"speed_pp\\": 1000.0, \\"s
         expect(p.depth).toBeCloseTo(depth, 9);
         const tg = referenceSteps(depth);
         expect(tg).toBe(2 * Math.floor(depth - 1)); // as long as the depth allows, so -npp stays ≥ 1
-        expect(p.reference).toEqual({ pp: Math.max(1, Math.round(depth - tg / 2)), tg, tokensPerSecond: p.lanes * 100 });
+        const pp = Math.max(1, Math.round(depth - tg / 2));
+        expect(p.reference).toEqual({ pp, tg, tokensPerSecond: p.lanes * 100 });
+        // As many KV cells per sequence as lmzip's lanes hold.
+        expect(Number(readFileSync(join(dir, `ctx-${p.lanes}`), 'utf8'))).toBe(referenceContext(p.lanes, 64, pp, tg));
       }
       const md = readFileSync(join(out, 'latest.md'), 'utf8');
       expect(md).toContain('| llama.cpp S_TG tok/s | compress / llama.cpp | decompress / llama.cpp |');
@@ -83,7 +94,7 @@ describe('the real llama-batched-bench', () => {
       console.log(`skipped: llama-batched-bench is not built (${referenceBuildDir(false)}); \`npm run bench\` builds it once`);
       ctx.skip();
     }
-    const r = await runReference(built!, STORIES, { lanes: 2, threads: 1, depth: 40, gpuLayers: 0, timeoutMs: 120_000 });
+    const r = await runReference(built!, STORIES, { lanes: 2, window: 256, threads: 1, depth: 40, gpuLayers: 0, timeoutMs: 120_000 });
     expect(r).toMatchObject({ lanes: 2, threads: 1, pp: 1, tg: 78 }); // 78 steps from depth 1 average depth 40
     expect((r as { tgTokensPerSecond: number }).tgTokensPerSecond).toBeGreaterThan(0);
   });
