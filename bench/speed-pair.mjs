@@ -1,7 +1,8 @@
-// Back-to-back pairs: llama-batched-bench's decode rate, then one lmzip compress and
-// decompress of the same text in one process, N rounds. On a machine whose speed
-// drifts, a pair taken within half a minute compares better than two medians taken
-// minutes apart (docs/benchmark.md, "Latest: 2 threads, quiet machine").
+// Back-to-back pairs: lmzip compress and decompress of the same text in one process,
+// each between two runs of llama-batched-bench at the same lanes, threads, KV cells
+// and average depth, N rounds, and the median ratio. On a machine whose speed drifts,
+// a run compared with the reference just before and after it compares better than
+// two medians taken minutes apart (docs/benchmark.md, "At real size").
 //
 //   node bench/speed-pair.mjs [--lanes 16] [--bytes 16384] [--rounds 2] [--threads 2] [--model PATH]
 //
@@ -34,20 +35,39 @@ const seconds = async (fn) => {
   const r = await fn();
   return [(performance.now() - t) / 1000, r];
 };
-console.log('round  llama.cpp S_TG  compress tok/s  decompress tok/s  compress/llama  decompress/llama');
-for (let round = 1; round <= rounds; round++) {
-  const [cs, { output, stats }] = await seconds(() => compressWithStats(text, options));
-  const h = inspect(output).header;
-  const depth = averageDepth(stats.tokens / stats.modelChunks, h.window, h.overlap);
+// Each lmzip run sits between two reference runs and is compared with their mean, so
+// that a drift during the round cancels to first order: R C R D R C R D R …
+const runReference = (window, depth) => {
   const tg = referenceSteps(depth), pp = Math.max(1, Math.round(depth - tg / 2));
-  const r = spawnSync(bench, ['-m', modelPath, '-c', String(referenceContext(lanes, h.window, pp, tg)), '-b', '2048', '-ub', '512', '-npp', String(pp), '-ntg', String(tg),
+  const r = spawnSync(bench, ['-m', modelPath, '-c', String(referenceContext(lanes, window, pp, tg)), '-b', '2048', '-ub', '512', '-npp', String(pp), '-ntg', String(tg),
     '-npl', String(lanes), '-t', String(threads), '-tb', String(threads), '-fa', 'off', '-no-kvu', '-ngl', '0', '--output-format', 'jsonl'], { encoding: 'utf8' });
   const line = r.stdout.split('\n').find((l) => l.includes('"speed_tg"'));
-  const ref = line ? JSON.parse(line).speed_tg : NaN;
+  if (!line) throw new Error(`llama-batched-bench failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
+  return JSON.parse(line).speed_tg;
+};
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+const pct = (x) => `${(x * 100).toFixed(1).padStart(6)} %`;
+// The schedule (window, depth) is the file's: compress once to learn it.
+const [, first] = await seconds(() => compressWithStats(text, options));
+const header = inspect(first.output).header;
+const depth = averageDepth(first.stats.tokens / first.stats.modelChunks, header.window, header.overlap);
+console.log(`${lanes} lanes, ${threads} threads, ${first.stats.tokens} tokens, window ${header.window}, average KV depth ${depth.toFixed(0)}`);
+console.log('round  llama.cpp S_TG (before/between/after)  compress tok/s  decompress tok/s  compress/llama  decompress/llama');
+const ratios = { c: [], d: [] };
+let before = runReference(header.window, depth);
+for (let round = 1; round <= rounds; round++) {
+  const [cs, { output, stats }] = await seconds(() => compressWithStats(text, options));
+  const between = runReference(header.window, depth);
   const [ds, back] = await seconds(() => decompress(output, { model }));
   if (!back.equals(text)) throw new Error('round trip failed');
+  const after = runReference(header.window, depth);
   const c = stats.tokens / cs, d = stats.tokens / ds;
-  console.log(`${round}      ${ref.toFixed(1).padStart(13)}  ${c.toFixed(1).padStart(14)}  ${d.toFixed(1).padStart(16)}  ` +
-    `${((c / ref) * 100).toFixed(1).padStart(13)} %  ${((d / ref) * 100).toFixed(1).padStart(14)} %`);
+  ratios.c.push((2 * c) / (before + between));
+  ratios.d.push((2 * d) / (between + after));
+  console.log(`${String(round).padEnd(5)}  ${[before, between, after].map((x) => x.toFixed(1)).join(' / ').padStart(35)}  ` +
+    `${c.toFixed(1).padStart(14)}  ${d.toFixed(1).padStart(16)}  ${pct(ratios.c.at(-1)).padStart(14)}  ${pct(ratios.d.at(-1)).padStart(16)}`);
+  before = after;
 }
+console.log(`median of ${rounds}: compress ${pct(median(ratios.c)).trim()}, decompress ${pct(median(ratios.d)).trim()} of llama.cpp ` +
+  `(range ${pct(Math.min(...ratios.c)).trim()}–${pct(Math.max(...ratios.c)).trim()}, ${pct(Math.min(...ratios.d)).trim()}–${pct(Math.max(...ratios.d)).trim()})`);
 model.dispose();
