@@ -4,8 +4,8 @@
 // ggml_aligned_malloc) and then clears them, so every 4 KiB page of a fresh mapping
 // takes a page fault. On our VMs a fault costs ~10 µs: creating a 16-lane context of
 // 1024 cells for the SmolLM2-135M shape (360 MiB KV + 98 MiB compute buffer) took
-// 1.2 s, a tenth of a 16 KiB compression, and 0.2-0.8 s on 2 MiB pages
-// (docs/benchmark.md, "Session setup").
+// 1.2 s, a tenth of a 16 KiB compression, and 60-140 ms on 2 MiB pages (750 ms on
+// memory the VM never backed; docs/benchmark.md, "At real size").
 //
 // Most distributions set transparent huge pages to `madvise`: a mapping gets them only
 // when asked. The link routes posix_memalign through here (-Wl,--wrap=posix_memalign,
@@ -23,7 +23,7 @@ extern "C" __attribute__((visibility("hidden"))) int __wrap_posix_memalign(void*
   constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
   // glibc serves requests of 32 MiB and more (its largest mmap threshold) from a mapping
   // of their own, returned at free(). Smaller ones may come from an arena's heap, which
-  // huge pages would keep resident after free (the concurrency test's RSS grew 60+ MiB).
+  // huge pages would keep resident after free.
   constexpr size_t kLarge = size_t(32) << 20;
   if (rc == 0 && size >= kLarge) {
     const uintptr_t begin = (reinterpret_cast<uintptr_t>(*out) + kHugePage - 1) & ~(kHugePage - 1);
