@@ -10,12 +10,11 @@
 // or LMZIP_BATCHED_BENCH. The model defaults to the SmolLM2-135M-shape test model
 // (`node scripts/make-test-model.mjs --shape smollm2-135m --if-missing`). The text is
 // the first BYTES of ../shared/corpus/tinystories-valid-part1.txt, one chunk per lane.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { averageDepth, referenceContext, referenceSteps } from '../dist/bench/reference.js';
+import { averageDepth, runReference } from '../dist/bench/reference.js';
 import { compressWithStats, decompress, inspect, Model } from '../dist/index.js';
 
 const { values: v } = parseArgs({ options: { lanes: { type: 'string' }, bytes: { type: 'string' }, rounds: { type: 'string' },
@@ -35,15 +34,11 @@ const seconds = async (fn) => {
   const r = await fn();
   return [(performance.now() - t) / 1000, r];
 };
-// Each lmzip run sits between two reference runs and is compared with their mean, so
-// that a drift during the round cancels to first order: R C R D R C R D R …
-const runReference = (window, depth) => {
-  const tg = referenceSteps(depth), pp = Math.max(1, Math.round(depth - tg / 2));
-  const r = spawnSync(bench, ['-m', modelPath, '-c', String(referenceContext(lanes, window, pp, tg)), '-b', '2048', '-ub', '512', '-npp', String(pp), '-ntg', String(tg),
-    '-npl', String(lanes), '-t', String(threads), '-tb', String(threads), '-fa', 'off', '-no-kvu', '-ngl', '0', '--output-format', 'jsonl'], { encoding: 'utf8' });
-  const line = r.stdout.split('\n').find((l) => l.includes('"speed_tg"'));
-  if (!line) throw new Error(`llama-batched-bench failed: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
-  return JSON.parse(line).speed_tg;
+// The benchmark's own reference run (src/bench/reference.ts): the same arguments as the sweep's.
+const reference = async (window, depth) => {
+  const r = await runReference(bench, modelPath, { lanes, window, threads, depth, gpuLayers: 0 });
+  if ('error' in r) throw new Error(r.error);
+  return r.tgTokensPerSecond;
 };
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 const pct = (x) => `${(x * 100).toFixed(1).padStart(6)} %`;
@@ -54,13 +49,15 @@ const depth = averageDepth(first.stats.tokens / first.stats.modelChunks, header.
 console.log(`${lanes} lanes, ${threads} threads, ${first.stats.tokens} tokens, window ${header.window}, average KV depth ${depth.toFixed(0)}`);
 console.log('round  llama.cpp S_TG (before/between/after)  compress tok/s  decompress tok/s  compress/llama  decompress/llama');
 const ratios = { c: [], d: [] };
-let before = runReference(header.window, depth);
+// Each lmzip run sits between two reference runs and is compared with their mean, so
+// that a drift during the round cancels to first order: R C R D R C R D R …
+let before = await reference(header.window, depth);
 for (let round = 1; round <= rounds; round++) {
   const [cs, { output, stats }] = await seconds(() => compressWithStats(text, options));
-  const between = runReference(header.window, depth);
+  const between = await reference(header.window, depth);
   const [ds, back] = await seconds(() => decompress(output, { model }));
   if (!back.equals(text)) throw new Error('round trip failed');
-  const after = runReference(header.window, depth);
+  const after = await reference(header.window, depth);
   const c = stats.tokens / cs, d = stats.tokens / ds;
   ratios.c.push((2 * c) / (before + between));
   ratios.d.push((2 * d) / (between + after));

@@ -17,7 +17,7 @@ import type { BlockV2, ChunkEntryV2, HeaderV2 } from './format/v2/types.js';
 import type { Model } from './model.js';
 import type { NativeSession, NativeSessionParams } from './native.js';
 import { describeProfileDifference, howToDecode, numericProfile } from './profile.js';
-import { chunkTarget, MIN_DEFAULT_CHUNK_SIZE, type CodecSettings } from './settings.js';
+import { chunkTarget, type CodecSettings } from './settings.js';
 
 /** Progress of a job, reported a few times a second. */
 export interface Progress {
@@ -131,16 +131,21 @@ export function blockChunkLengths(block: Uint8Array, lanes: number, chunkSize: n
 }
 
 /**
+ * Blocks shorter than this are cut by bytes: they run few steps, so one more tokenization
+ * of the block costs more than balancing saves (and, with many small jobs at once,
+ * churned the allocator: the concurrency test's RSS growth 34-77 MiB against 33-37).
+ */
+export const MIN_TOKEN_BALANCED_BLOCK = 16 * 1024;
+
+/**
  * blockChunkLengths with the chunks balanced by `model`'s token counts (each lane then
  * runs about as many steps), where the model spells the block mostly without byte
- * tokens; else by bytes.
+ * tokens and the block is at least MIN_TOKEN_BALANCED_BLOCK long; else by bytes.
  * The chunk table records the lengths, so how they were chosen is the writer's affair.
  */
 export async function chunkBlock(model: Model, block: Uint8Array, lanes: number, chunkSize: number | undefined): Promise<number[]> {
   const byBytes = blockChunkLengths(block, lanes, chunkSize);
-  // A block under 16 KiB runs few steps: one more tokenization of it costs more than
-  // balancing saves (and, with many small jobs at once, churns the allocator).
-  if (byBytes.length <= 1 || block.length < MIN_DEFAULT_CHUNK_SIZE) return byBytes;
+  if (byBytes.length <= 1 || block.length < MIN_TOKEN_BALANCED_BLOCK) return byBytes;
   const plan = await model.planTokens(block);
   if (!plan.ok || plan.tokens.length < byBytes.length) return byBytes;
   // Mostly one-byte tokens (binary data, or a vocabulary's byte tokens): such chunks
