@@ -234,6 +234,7 @@ Napi::Value NativeModel::Facts(const Napi::CallbackInfo& info) {
   o.Set("embeddingLength", f.embedding_length);
   o.Set("vocabOnly", f.vocab_only);
   o.Set("usesGpu", f.uses_gpu);
+  o.Set("canShiftContext", f.can_shift_context);
   o.Set("startToken", m->start_token());
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(m->tokenizer_fingerprint()));
@@ -391,6 +392,7 @@ lmzip::SessionParams session_params(const Napi::Object& o) {
   p.lanes = o.Get("lanes").As<Napi::Number>().Int32Value();
   p.window = o.Get("window").As<Napi::Number>().Int32Value();
   p.overlap = o.Get("overlap").As<Napi::Number>().Int32Value();
+  if (o.Has("shiftContext")) p.shift_context = o.Get("shiftContext").As<Napi::Boolean>().Value();
   p.threads = o.Get("threads").As<Napi::Number>().Int32Value();
   p.flash_attention = o.Get("flashAttention").As<Napi::Boolean>().Value();
   p.ubatch = o.Get("ubatch").As<Napi::Number>().Uint32Value();

@@ -43,6 +43,10 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
   if (model_->facts().vocab_only)
     throw Error("MODEL_VOCAB_ONLY", "this model file has a vocabulary but no weights; it cannot predict text");
   make_predictor(params_.method, *model_);  // an unknown method fails before any allocation
+  // Writers ask for it only where the model allows it; a file that asks anyway is damaged.
+  if (params_.shift_context && !model_->facts().can_shift_context)
+    throw Error("CORRUPT_HEADER", "the file asks to shift the context of a " + model_->facts().architecture +
+                                      " model, which llama.cpp cannot do");
   llama_context_params cp = llama_context_default_params();
   cp.n_seq_max = uint32_t(params_.lanes);
   cp.n_ctx = uint32_t(params_.lanes) * uint32_t(params_.window);
@@ -68,6 +72,12 @@ Session::Session(std::shared_ptr<const Model> model, const SessionParams& params
     throw Error("CONTEXT_FAILED", "llama.cpp could not create a context for " + std::to_string(params_.lanes) +
                                       " lanes of " + std::to_string(params_.window) + " tokens" +
                                       (why.empty() ? std::string() : ": " + why));
+  }
+  // can_shift_context above is lmzip's reading of llama.cpp's rules; this is llama.cpp's own.
+  if (params_.shift_context && !llama_memory_can_shift(llama_get_memory(ctx_))) {
+    llama_free(ctx_);
+    ctx_ = nullptr;
+    throw Error("CORRUPT_HEADER", "the file asks to shift the context of a model whose cache cannot be shifted");
   }
   // The thread count per step, measured against one thread (native/threads.h).
   threads_ = std::make_unique<ThreadGovernor>(ctx_, params_.threads, !params_.flash_attention);
@@ -130,10 +140,21 @@ void Session::run(std::vector<ScheduledChunk>& chunks, StepHook& hook, const std
       Lane& lane = lanes[size_t(l)];
       if (lane.chunk < 0) continue;
       const std::vector<llama_token>& tokens = chunks[size_t(lane.chunk)].tokens;
-      if (lane.restart || lane.positions >= window) {
-        // Start (or restart) the lane: start token, then the last `overlap` tokens.
+      // A lane keeps the start token and the last `carried` coded tokens when it starts a
+      // chunk (none yet) or its window is full.
+      const uint32_t carried = std::min<uint32_t>(lane.coded, uint32_t(overlap));
+      if (!lane.restart && lane.positions >= window && params_.shift_context && carried > 0) {
+        // Shift: positions 1 .. window-1 hold the last window-1 tokens before the newest.
+        // Drop all but the last carried-1 of them, move those down to 1 .. carried-1
+        // (llama.cpp re-rotates their keys at the next decode), then feed the newest.
+        const int kept_from = window - int(carried) + 1;
+        llama_memory_seq_rm(memory, l, 1, kept_from);
+        llama_memory_seq_add(memory, l, kept_from, -1, -(kept_from - 1));
+        lane.positions = int(carried);
+        lane.logits_index = push(tokens[lane.coded - 1], lane.positions++, l, true);
+      } else if (lane.restart || lane.positions >= window) {
+        // Start (or restart) the lane: start token, then the last `carried` tokens.
         llama_memory_seq_rm(memory, l, -1, -1);
-        const uint32_t carried = std::min<uint32_t>(lane.coded, uint32_t(overlap));
         lane.positions = 0;
         lane.logits_index = push(start, lane.positions++, l, carried == 0);
         for (uint32_t k = 0; k < carried; ++k)

@@ -5,8 +5,10 @@
 //  * scheduled chunks are handed to lanes in order; a lane that finishes its chunk
 //    takes the next one at the following step (lowest lane first);
 //  * a lane starts a chunk by feeding the start token (BOS) at position 0;
-//  * a lane whose context holds `window` positions restarts: its sequence is cleared
-//    and the start token plus the last `overlap` tokens are fed again;
+//  * a lane whose context holds `window` positions keeps the start token and its last
+//    `overlap` tokens: either it restarts (its sequence is cleared and they are fed
+//    again) or, with shift_context, the cached ones are moved down in place and only
+//    the newest is fed (llama.cpp re-rotates the moved keys: no prefill);
 //  * each step puts every active lane's tokens into one batch, in lane order, and
 //    asks for logits of each lane's last token only.
 // When a chunk ends is decided by the hook (encoder: its plan is used up; decoder:
@@ -43,6 +45,9 @@ struct SessionParams {
   int lanes = 1;
   int window = 256;   // positions a lane may hold, start token included
   int overlap = 128;  // tokens carried over on a restart
+  // A full lane moves its kept positions down instead of feeding them again
+  // (docs/FORMAT.md, SHIFT_CONTEXT). Needs ModelFacts::can_shift_context.
+  bool shift_context = false;
   int threads = 1;
   bool flash_attention = false;
   uint32_t ubatch = 512;

@@ -157,6 +157,14 @@ void Model::read_vocabulary(bool vocab_only) {
     facts_.context_length = llama_model_n_ctx_train(model_);
     facts_.layer_count = llama_model_n_layer(model_);
     facts_.embedding_length = llama_model_n_embd(model_);
+    // What llama_memory_can_shift() would say of a context, known without one: no
+    // recurrent state, positions of one dimension (M-RoPE asserts in seq_add), and
+    // not Step35's per-layer rotation; rope-less models are left out too, since
+    // moving a learned absolute position is not what they were trained on.
+    const llama_rope_type rope = llama_model_rope_type(model_);
+    facts_.can_shift_context = (rope == LLAMA_ROPE_TYPE_NORM || rope == LLAMA_ROPE_TYPE_NEOX) &&
+                               !llama_model_is_recurrent(model_) && !llama_model_is_hybrid(model_) &&
+                               facts_.architecture != "step35";
   }
   facts_.vocab_size = llama_vocab_n_tokens(vocab_);
   facts_.vocab_type = vocab_type_name(llama_vocab_type(vocab_));

@@ -26,6 +26,9 @@ struct ModelFacts {
   std::string vocab_type;
   bool vocab_only = false;
   bool uses_gpu = false;
+  // The KV cache can move a sequence's positions (llama.cpp's K-shift): a plain
+  // transformer with one RoPE over 1-D positions (docs/FORMAT.md, SHIFT_CONTEXT).
+  bool can_shift_context = false;
   std::vector<std::pair<std::string, std::string>> metadata;
 };
 

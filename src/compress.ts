@@ -42,6 +42,13 @@ export interface CompressOptions extends CommonOptions {
   window?: number;
   /** Tokens carried over when a lane's window is full (default min(window/2, 256)). */
   overlap?: number;
+  /**
+   * A lane whose window is full keeps its last `overlap` tokens by shifting llama.cpp's
+   * cache instead of feeding them again (docs/FORMAT.md, SHIFT_CONTEXT). Default: where
+   * the model allows it and a restart would feed again at least one token per two it
+   * codes (overlap ≥ about a third of the window: the default for windows up to 512).
+   */
+  shiftContext?: boolean;
   /** Original bytes per block, a multiple of 1024: the unit of random access and resumption (default 256 KiB). Recorded in the file. */
   blockSize?: number;
   /** Target chunk size in bytes (default: each block split evenly over the lanes, at least 16 KiB). */
@@ -84,6 +91,7 @@ export function validateCompressOptions(options: CompressOptions): void {
   integerOption('memoryLimit', options.memoryLimit, 0, Number.MAX_SAFE_INTEGER);
   booleanOption('measureIdeal', options.measureIdeal);
   booleanOption('mix', options.mix);
+  booleanOption('shiftContext', options.shiftContext);
   booleanOption('recordModelPath', options.recordModelPath);
   booleanOption('forceModel', options.forceModel);
   backendOption(options.backend);
@@ -312,7 +320,7 @@ export async function inspectStream(source: AsyncIterable<Uint8Array>): Promise<
  * const { tokens, seconds } = await measureModelSpeed(model, text, { lanes: 16 });
  */
 export async function measureModelSpeed(model: Model, data: Uint8Array | string,
-  options: { lanes?: number; window?: number; overlap?: number; chunkSize?: number; blockSize?: number } = {}): Promise<{ tokens: number; seconds: number }> {
+  options: { lanes?: number; window?: number; overlap?: number; shiftContext?: boolean; chunkSize?: number; blockSize?: number } = {}): Promise<{ tokens: number; seconds: number }> {
   const input = bytesArgument('data', data);
   const settings = await chooseSettings(model, options, input.length);
   const session = await model.createSession({ ...settings, threads: model.threads });

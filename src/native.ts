@@ -22,6 +22,8 @@ export interface NativeModelFacts {
   embeddingLength: number;
   vocabOnly: boolean;
   usesGpu: boolean;
+  /** llama.cpp can move this model's cached positions (docs/FORMAT.md, SHIFT_CONTEXT). */
+  canShiftContext: boolean;
   startToken: number;
   tokenizerFingerprint: string;
   metadata: Record<string, string>;
@@ -31,6 +33,8 @@ export interface NativeSessionParams {
   lanes: number;
   window: number;
   overlap: number;
+  /** A full lane moves its kept positions down instead of feeding them again (docs/FORMAT.md, SHIFT_CONTEXT). */
+  shiftContext?: boolean;
   threads: number;
   flashAttention: boolean;
   ubatch: number;

@@ -16,8 +16,14 @@ export interface CodecSettings {
   lanes: number;
   /** Context positions a lane may hold before it restarts (start token included). */
   window: number;
-  /** Tokens carried over when a lane restarts. */
+  /** Tokens carried over when a lane's window is full. */
   overlap: number;
+  /**
+   * A full lane keeps its start token and last `overlap` tokens by moving them down in
+   * llama.cpp's cache (a K-shift) instead of feeding them again (docs/FORMAT.md,
+   * SHIFT_CONTEXT): see defaultShiftContext.
+   */
+  shiftContext: boolean;
   /** llama.cpp's physical batch size (fixed: it splits batches and so decides kernels). */
   ubatch: number;
   /** Flash attention (off: it makes results depend on the thread count, LLAMA-FACTS.md). */
@@ -43,13 +49,14 @@ export const DEFAULT_UBATCH = 512;
 /** Used when neither the user nor the model table names a window. */
 export const DEFAULT_MAX_WINDOW = 1024;
 /**
- * The most tokens a restart carries over by default (the default overlap is
- * min(window / 2, this)). A restart feeds them again as one prefill, and on a CPU a
- * prefilled token costs about half a decoded one at 16 lanes, with the other lanes
- * waiting: with window 1024 and overlap 512 the restarts took a third of the time on
- * long chunks (SmolLM2-135M shape, docs/benchmark.md "Restarts"). 256 cuts that
- * threefold; for compression the carried tokens matter little past a few hundred
- * (stories260K, 60 KB: window 512 with overlap 128 codes as small as 256/128).
+ * The most tokens a full lane keeps by default (the default overlap is
+ * min(window / 2, this)). Chosen when full lanes restarted: a restart feeds them again
+ * as one prefill, and with window 1024 and overlap 512 the restarts took a third of the
+ * time on long chunks (SmolLM2-135M shape, docs/benchmark.md "Restarts"); 256 cut that
+ * threefold, and for compression the kept tokens matter little past a few hundred
+ * (stories260K, 60 KB: window 512 with overlap 128 codes as small as 256/128). A shift
+ * (shiftContext) feeds nothing again; the default stays, since a larger overlap's gain
+ * cannot be measured here without a trained model of that context.
  */
 export const MAX_DEFAULT_OVERLAP = 256;
 /**
@@ -71,6 +78,8 @@ export interface SettingsOptions {
   lanes?: number;
   window?: number;
   overlap?: number;
+  /** false: a full lane restarts and feeds its kept tokens again (the version-2 files before SHIFT_CONTEXT). */
+  shiftContext?: boolean;
   blockSize?: number;
   chunkSize?: number;
   /** false: the model alone (coding method 1); default: mixed (method 2). */
@@ -80,6 +89,29 @@ export interface SettingsOptions {
 /** The overlap used when none is given: half the window, at most MAX_DEFAULT_OVERLAP tokens. */
 export function defaultOverlap(window: number): number {
   return Math.min(Math.floor(window / 2), MAX_DEFAULT_OVERLAP);
+}
+
+/**
+ * Whether full lanes shift (true) or restart (false) by default: shift where a restart
+ * would feed again at least one token for every two it codes, i.e. overlap + 1 ≥
+ * (window − overlap − 1) / 2.
+ *
+ * A restart pays a prefill of overlap + 1 tokens per window − overlap − 1 coded ones.
+ * A shift feeds nothing again, but the kept tokens stay in the cache cells they were
+ * written to, near the top, and llama.cpp attends over every cell up to the highest in
+ * use: after a shift a lane attends over about its whole window, after a restart it
+ * starts again from overlap + 1. Measured (SmolLM2-135M shape, 2 threads,
+ * docs/benchmark.md "Shifting instead of restarting"): window 256 / overlap 128 at 16
+ * lanes, shift 252–260 tok/s against restart 181–194; window 1024 / overlap 256 at 16
+ * lanes, restart 201/205 against shift 194/170 (compress/decompress), at 1 lane a tie
+ * within the VM's noise. stories260K (window 256 / 128): shift 30–33 % faster at 1, 4
+ * and 16 lanes, and 0.2 % smaller.
+ *
+ * @example defaultShiftContext(256, 128) // true
+ * @example defaultShiftContext(1024, 256) // false
+ */
+export function defaultShiftContext(window: number, overlap: number): boolean {
+  return 2 * (overlap + 1) >= window - overlap - 1;
 }
 
 /** The chunk target for a block of `length` bytes. */
@@ -103,10 +135,13 @@ export async function chooseSettings(model: Model, options: SettingsOptions, inp
   if (window < 8) throw invalid('window', 'an integer of at least 8', window);
   const overlap = options.overlap ?? defaultOverlap(window);
   if (overlap > window - 2) throw invalid('overlap', `an integer below window - 1 (${window - 1})`, overlap);
+  const shiftContext = options.shiftContext ?? (model.facts.canShiftContext && defaultShiftContext(window, overlap));
+  if (shiftContext && !model.facts.canShiftContext)
+    throw invalid('shiftContext', `false for this model (llama.cpp cannot shift a ${model.facts.architecture} context)`, shiftContext);
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || blockSize % 1024 !== 0)
     throw invalid('blockSize', `a multiple of 1024 from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}`, blockSize);
-  return fitToInput({ lanes: options.lanes ?? DEFAULT_LANES, window, overlap, ubatch: DEFAULT_UBATCH, flashAttention: false, blockSize,
+  return fitToInput({ lanes: options.lanes ?? DEFAULT_LANES, window, overlap, shiftContext, ubatch: DEFAULT_UBATCH, flashAttention: false, blockSize,
     chunkSize: options.chunkSize, ...codingMethod(options.mix ?? true, blockSize, inputSize) }, inputSize);
 }
 

@@ -34,6 +34,7 @@ export const NEEDS_SHARED = [
   'test/corpora/one-model.test.ts',
   'test/corpora/run-progress.test.ts',
   'test/compressor/roundtrip.test.ts',
+  'test/compressor/shift-context.test.ts',
   'test/format/archive.test.ts',
   'test/format/golden-v2.test.ts',
   'test/format/mutate-v2.test.ts',

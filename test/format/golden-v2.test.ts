@@ -43,7 +43,8 @@ async function streamDecode(bytes: Buffer, pieceSize: number): Promise<{ ok?: Bu
   }
 }
 
-const GOOD = ['story.txt', 'mixed.bin', 'one-byte.txt', 'empty.txt', 'blocks.txt', 'no-index.txt', 'concat.txt'];
+const GOOD = ['story.txt', 'mixed.bin', 'one-byte.txt', 'empty.txt', 'blocks.txt', 'no-index.txt', 'concat.txt', 'shift-story.txt',
+  'shift-mix-blocks.txt'];
 
 describe('version-2 golden files decode', () => {
   for (const name of GOOD) {
@@ -75,8 +76,13 @@ describe('version-2 golden files decode', () => {
   it('records what the format promises', () => {
     const info = inspect(readFileSync(join(GOLDEN, 'story.txt.lmz')));
     expect(info.header).toMatchObject({ version: 2, modelName: 'stories260k', modelHash: '270cba1bd5109f42', lanes: 4, window: 64, overlap: 32,
-      ubatch: 512, flashAttention: false, codingMethod: 1, blockSize: 256 * 1024 });
+      ubatch: 512, flashAttention: false, shiftContext: false, codingMethod: 1, blockSize: 256 * 1024 });
     expect(info.chunks.model).toBeGreaterThan(1);
+    // The same text with SHIFT_CONTEXT (flag bit 2): the same settings otherwise.
+    const shifted = inspect(readFileSync(join(GOLDEN, 'shift-story.txt.lmz')));
+    expect(shifted.header).toMatchObject({ lanes: 4, window: 64, overlap: 32, shiftContext: true, codingMethod: 1 });
+    expect(readFileSync(join(GOLDEN, 'shift-story.txt.lmz'))[9]).toBe(0x04);
+    expect(inspect(readFileSync(join(GOLDEN, 'shift-mix-blocks.txt.lmz'))).header).toMatchObject({ shiftContext: true, codingMethod: 2 });
     expect(inspect(readFileSync(join(GOLDEN, 'mixed.bin.lmz'))).chunks.brotli).toBeGreaterThan(0);
     expect(inspect(readFileSync(join(GOLDEN, 'empty.txt.lmz'))).header.modelFree).toBe(true);
     expect(inspect(readFileSync(join(GOLDEN, 'one-byte.txt.lmz'))).header.modelFree).toBe(true);

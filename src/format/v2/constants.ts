@@ -7,6 +7,8 @@ export const FORMAT_VERSION_2 = 2;
 /** Header flag: no block uses a model, so the header names none. */
 export const FLAG_MODEL_FREE = 0x01;
 export const FLAG_FLASH_ATTENTION = 0x02;
+/** Header flag: a lane whose window is full shifts its cache instead of restarting. */
+export const FLAG_SHIFT_CONTEXT = 0x04;
 
 export const MAX_HEADER_BODY = 16384;
 export const MAX_NAME_BYTES = 4096;

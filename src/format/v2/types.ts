@@ -16,6 +16,8 @@ export interface HeaderV2 {
   overlap: number;
   ubatch: number;
   flashAttention: boolean;
+  /** A full lane shifts its cache instead of restarting (FLAG_SHIFT_CONTEXT). */
+  shiftContext: boolean;
   codingMethod: number;
   methodParams: Uint8Array;
   /** The numeric profile's text form (`key=value;…`). */
