@@ -5,6 +5,11 @@
 // two medians taken minutes apart (docs/benchmark.md, "At real size").
 //
 //   node bench/speed-pair.mjs [--lanes 16] [--bytes 16384] [--rounds 2] [--threads 2] [--model PATH]
+//                             [--window N] [--shift on|off]
+//
+// --window: the lanes' window (default: the model's); --shift: full lanes shift
+// llama.cpp's cache (on) or restart and feed their kept tokens again (off); default:
+// lmzip's choice (docs/FORMAT.md, SHIFT_CONTEXT).
 //
 // Needs `npm run build` and the reference built once by `npm run bench` (build-bench/),
 // or LMZIP_BATCHED_BENCH. The model defaults to the SmolLM2-135M-shape test model
@@ -18,7 +23,8 @@ import { averageDepth, runReference } from '../dist/bench/reference.js';
 import { compressWithStats, decompress, inspect, Model } from '../dist/index.js';
 
 const { values: v } = parseArgs({ options: { lanes: { type: 'string' }, bytes: { type: 'string' }, rounds: { type: 'string' },
-  threads: { type: 'string' }, model: { type: 'string' } } });
+  threads: { type: 'string' }, model: { type: 'string' }, window: { type: 'string' }, shift: { type: 'string' } } });
+if (v.shift !== undefined && !['on', 'off'].includes(v.shift)) throw new Error('--shift takes on or off');
 const lanes = Number(v.lanes ?? 16), bytes = Number(v.bytes ?? 16384), rounds = Number(v.rounds ?? 2), threads = Number(v.threads ?? 2);
 const root = new URL('..', import.meta.url).pathname;
 const modelPath = v.model ?? join(homedir(), '.cache/lmzip/test-models/smollm2-135m-q8_0-seed1.gguf');
@@ -28,7 +34,8 @@ const shared = process.env.LMZIP_SHARED_DIR ?? join(root, '../shared');
 const text = readFileSync(join(shared, 'corpus/tinystories-valid-part1.txt')).subarray(0, bytes);
 
 const model = await Model.load(modelPath, { threads });
-const options = { model, lanes, chunkSize: Math.max(64, Math.ceil(bytes / lanes)), measureIdeal: false, forceModel: true };
+const options = { model, lanes, chunkSize: Math.max(64, Math.ceil(bytes / lanes)), measureIdeal: false, forceModel: true,
+  ...(v.window ? { window: Number(v.window) } : {}), ...(v.shift ? { shiftContext: v.shift === 'on' } : {}) };
 const seconds = async (fn) => {
   const t = performance.now();
   const r = await fn();
@@ -46,7 +53,8 @@ const pct = (x) => `${(x * 100).toFixed(1).padStart(6)} %`;
 const [, first] = await seconds(() => compressWithStats(text, options));
 const header = inspect(first.output).header;
 const depth = averageDepth(first.stats.tokens / first.stats.modelChunks, header.window, header.overlap);
-console.log(`${lanes} lanes, ${threads} threads, ${first.stats.tokens} tokens, window ${header.window}, average KV depth ${depth.toFixed(0)}`);
+console.log(`${lanes} lanes, ${threads} threads, ${first.stats.tokens} tokens, window ${header.window}, ` +
+  `${header.shiftContext ? 'shift' : 'restart'}, average KV depth ${depth.toFixed(0)}`);
 console.log('round  llama.cpp S_TG (before/between/after)  compress tok/s  decompress tok/s  compress/llama  decompress/llama');
 const ratios = { c: [], d: [] };
 // Each lmzip run sits between two reference runs and is compared with their mean, so
