@@ -58,8 +58,8 @@ rmSync(v2, { recursive: true, force: true });
 mkdirSync(join(v2, 'errors'), { recursive: true });
 // mix: false: coding method 1 (the model alone), and shiftContext: false: full lanes
 // restart, as these files were first written (each later addition has files of its own).
-// The committed ones predate the token-balanced chunker (2026-12-03), which cuts them
-// into fewer chunks now: a regeneration rewrites them, still valid, in today's layout.
+// The committed ones come from an earlier chunker (blocks.txt has 10 chunks where today's
+// writer cuts 7): a regeneration rewrites them, still valid, in today's layout.
 const restart = { shiftContext: false };
 const files = {
   'story.txt': { data: Buffer.from(story), options: { ...restart, lanes: 4, window: 64, chunkSize: 512, mix: false } },

@@ -94,6 +94,7 @@ describe('lmzip CLI', () => {
     expect(out).toMatch(/bits per byte/);
     expect(out).toContain(`model           stories260k`); // the built-in name, never a local path (format v2)
     expect(out).toMatch(/methods\s+model 100\.0%/);
+    expect(out).toMatch(/lanes\/ctx\s+1 lanes, window 256, overlap 128 \(shifted\)/); // stories260K's window shifts (SHIFT_CONTEXT)
     const damaged = readFileSync(join(dir.path, 'd.txt.lmz'));
     damaged[damaged.length - 40] ^= 0x20;
     file('damaged.lmz', damaged);
