@@ -44,7 +44,7 @@ struct CodingMethod {
 struct SessionParams {
   int lanes = 1;
   int window = 256;   // positions a lane may hold, start token included
-  int overlap = 128;  // tokens carried over on a restart
+  int overlap = 128;  // tokens a full lane keeps (restart or shift)
   // A full lane moves its kept positions down instead of feeding them again
   // (docs/FORMAT.md, SHIFT_CONTEXT). Needs ModelFacts::can_shift_context.
   bool shift_context = false;

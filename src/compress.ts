@@ -46,7 +46,7 @@ export interface CompressOptions extends CommonOptions {
    * A lane whose window is full keeps its last `overlap` tokens by shifting llama.cpp's
    * cache instead of feeding them again (docs/FORMAT.md, SHIFT_CONTEXT). Default: where
    * the model allows it and a restart would feed again at least one token per two it
-   * codes (overlap ≥ about a third of the window: the default for windows up to 512).
+   * codes (overlap ≥ about a third of the window: with the default overlap, windows up to 771).
    */
   shiftContext?: boolean;
   /** Original bytes per block, a multiple of 1024: the unit of random access and resumption (default 256 KiB). Recorded in the file. */

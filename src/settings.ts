@@ -14,7 +14,7 @@ import { native } from './native.js';
 export interface CodecSettings {
   /** Chunks coded at once, one llama.cpp sequence each (1-256). */
   lanes: number;
-  /** Context positions a lane may hold before it restarts (start token included). */
+  /** Context positions a lane may hold before it is full (start token included). */
   window: number;
   /** Tokens carried over when a lane's window is full. */
   overlap: number;
@@ -100,12 +100,13 @@ export function defaultOverlap(window: number): number {
  * A shift feeds nothing again, but the kept tokens stay in the cache cells they were
  * written to, near the top, and llama.cpp attends over every cell up to the highest in
  * use: after a shift a lane attends over about its whole window, after a restart it
- * starts again from overlap + 1. Measured (SmolLM2-135M shape, 2 threads,
- * docs/benchmark.md "Shifting instead of restarting"): window 256 / overlap 128 at 16
- * lanes, shift 252–260 tok/s against restart 181–194; window 1024 / overlap 256 at 16
- * lanes, restart 201/205 against shift 194/170 (compress/decompress), at 1 lane a tie
- * within the VM's noise. stories260K (window 256 / 128): shift 30–33 % faster at 1, 4
- * and 16 lanes, and 0.2 % smaller.
+ * starts again from overlap + 1. Measured with `node bench/speed-pair.mjs --lanes 16
+ * --window W --shift on|off` (2 threads, docs/benchmark.md "Shifting instead of
+ * restarting"; compress/decompress): at window 256 / overlap 128 the SmolLM2-135M shape
+ * ran 347/323 tok/s shifting against 210/183 restarting, the Qwen2.5-0.5B shape 118/108
+ * against 80/81; at window 1024 / overlap 256 (SmolLM2 shape) restarting ran 201/205
+ * against 194/170, and at 1 lane the two tied within the VM's noise. stories260K
+ * (256 / 128): shifting 30–33 % faster at 1, 4 and 16 lanes, and 0.2 % smaller.
  *
  * @example defaultShiftContext(256, 128) // true
  * @example defaultShiftContext(1024, 256) // false

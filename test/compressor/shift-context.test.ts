@@ -41,6 +41,8 @@ describe('shifting a full lane instead of restarting it', () => {
   it('is the default where a restart would feed again one token per two it codes', async () => {
     expect(defaultShiftContext(256, 128)).toBe(true); // stories260K's window: restarts re-feed one token per coded one
     expect(defaultShiftContext(768, 256)).toBe(true);
+    expect(defaultShiftContext(771, 256)).toBe(true); // the largest window that shifts at the default overlap (docs/FORMAT.md)
+    expect(defaultShiftContext(772, 256)).toBe(false);
     expect(defaultShiftContext(1024, 256)).toBe(false); // 257 fed again per 767 coded: restarting is faster there
     expect(defaultShiftContext(16, 1)).toBe(false);
     const text = story.subarray(0, 3000);
