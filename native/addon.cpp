@@ -393,6 +393,7 @@ lmzip::SessionParams session_params(const Napi::Object& o) {
   p.window = o.Get("window").As<Napi::Number>().Int32Value();
   p.overlap = o.Get("overlap").As<Napi::Number>().Int32Value();
   if (o.Has("shiftContext")) p.shift_context = o.Get("shiftContext").As<Napi::Boolean>().Value();
+  if (o.Has("compactShift")) p.compact_shift = o.Get("compactShift").As<Napi::Boolean>().Value();
   p.threads = o.Get("threads").As<Napi::Number>().Int32Value();
   p.flash_attention = o.Get("flashAttention").As<Napi::Boolean>().Value();
   p.ubatch = o.Get("ubatch").As<Napi::Number>().Uint32Value();

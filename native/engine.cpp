@@ -87,6 +87,21 @@ Session::~Session() {
   if (ctx_) llama_free(ctx_);
 }
 
+// Moves lane `lane`'s cached cells to the lowest cells of its cache, in the order of
+// their positions (docs/FORMAT.md, COMPACT_SHIFT). llama.cpp attends over every cell up
+// to the highest one in use, so kept tokens left in high cells would make each later
+// step attend over the whole window. llama.cpp has no call that moves cells, but
+// restoring a sequence's saved state finds free cells from the lowest one: the same
+// cells, keys and values, only their places change. The positions are moved after
+// this (llama_memory_seq_add), because a saved state holds no pending K-shift.
+void Session::compact_lane(int lane) {
+  const size_t size = llama_state_seq_get_size_ext(ctx_, lane, LLAMA_STATE_SEQ_FLAGS_NONE);
+  compact_buffer_.resize(size);
+  if (llama_state_seq_get_data_ext(ctx_, compact_buffer_.data(), size, lane, LLAMA_STATE_SEQ_FLAGS_NONE) != size ||
+      llama_state_seq_set_data_ext(ctx_, compact_buffer_.data(), size, lane, LLAMA_STATE_SEQ_FLAGS_NONE) != size)
+    throw Error("NATIVE_ERROR", "internal: llama.cpp could not move lane " + std::to_string(lane) + "'s cached tokens");
+}
+
 void Session::run(std::vector<ScheduledChunk>& chunks, StepHook& hook, const std::atomic<int32_t>* cancel,
                   const ProgressFn& progress) {
   const int n_lanes = params_.lanes;
@@ -149,6 +164,7 @@ void Session::run(std::vector<ScheduledChunk>& chunks, StepHook& hook, const std
         // (llama.cpp re-rotates their keys at the next decode), then feed the newest.
         const int kept_from = window - int(carried) + 1;
         llama_memory_seq_rm(memory, l, 1, kept_from);
+        if (params_.compact_shift) compact_lane(l);
         llama_memory_seq_add(memory, l, kept_from, -1, -(kept_from - 1));
         lane.positions = int(carried);
         lane.logits_index = push(tokens[lane.coded - 1], lane.positions++, l, true);

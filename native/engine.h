@@ -8,7 +8,8 @@
 //  * a lane whose context holds `window` positions keeps the start token and its last
 //    `overlap` tokens: either it restarts (its sequence is cleared and they are fed
 //    again) or, with shift_context, the cached ones are moved down in place and only
-//    the newest is fed (llama.cpp re-rotates the moved keys: no prefill);
+//    the newest is fed (llama.cpp re-rotates the moved keys: no prefill), with
+//    compact_shift after moving them to the lowest cells of the lane's cache;
 //  * each step puts every active lane's tokens into one batch, in lane order, and
 //    asks for logits of each lane's last token only.
 // When a chunk ends is decided by the hook (encoder: its plan is used up; decoder:
@@ -48,6 +49,11 @@ struct SessionParams {
   // A full lane moves its kept positions down instead of feeding them again
   // (docs/FORMAT.md, SHIFT_CONTEXT). Needs ModelFacts::can_shift_context.
   bool shift_context = false;
+  // With shift_context: a shift first moves the lane's kept cells to the lowest cells of
+  // its cache, so that later steps attend over the positions held, not the whole
+  // window (docs/FORMAT.md, COMPACT_SHIFT). What writers do; false only decodes the
+  // files written before it.
+  bool compact_shift = false;
   int threads = 1;
   bool flash_attention = false;
   uint32_t ubatch = 512;
@@ -160,6 +166,8 @@ class Session {
   const Model& model() const { return *model_; }
 
  private:
+  void compact_lane(int lane);
+
   std::shared_ptr<const Model> model_;
   SessionParams params_;
   llama_context* ctx_ = nullptr;
@@ -167,6 +175,7 @@ class Session {
   // does not start by probing again (probes run steps on one thread).
   std::unique_ptr<ThreadGovernor> threads_;
   std::atomic<int32_t> const* abort_flag_ = nullptr;
+  std::vector<uint8_t> compact_buffer_;  // one lane's saved cells, reused by compact_lane
 };
 
 // Bytes a session with `params` is expected to allocate for llama.cpp (KV cache,

@@ -75,10 +75,15 @@ const files = {
   'mix-story.txt': { data: Buffer.from(story), options: { ...restart, lanes: 4, window: 64, chunkSize: 512 } },
   'mix-blocks.txt': { data: Buffer.from(longStory.slice(0, 2000)), options: { ...restart, lanes: 2, window: 64, blockSize: 1024, chunkSize: 512 } },
   // SHIFT_CONTEXT: a full lane moves its kept tokens down in llama.cpp's cache instead of
-  // feeding them again (what lmzip writes by default). Chunks of ~130 tokens in a window
-  // of 64: every lane shifts twice.
-  'shift-story.txt': { data: Buffer.from(story), options: { lanes: 4, window: 64, chunkSize: 512, mix: false } },
-  'shift-mix-blocks.txt': { data: Buffer.from(longStory.slice(0, 2000)), options: { lanes: 2, window: 64, blockSize: 1024, chunkSize: 512 } },
+  // feeding them again. Chunks of ~130 tokens in a window of 64: every lane shifts twice.
+  // Without COMPACT_SHIFT (compactShift: false), as these were first written: the kept
+  // tokens stay in their cache cells.
+  'shift-story.txt': { data: Buffer.from(story), options: { compactShift: false, lanes: 4, window: 64, chunkSize: 512, mix: false } },
+  'shift-mix-blocks.txt': { data: Buffer.from(longStory.slice(0, 2000)), options: { compactShift: false, lanes: 2, window: 64, blockSize: 1024, chunkSize: 512 } },
+  // COMPACT_SHIFT (what lmzip writes by default): each shift first moves the kept cells
+  // to the lowest cells of the lane's cache. The same inputs and settings.
+  'compact-story.txt': { data: Buffer.from(story), options: { lanes: 4, window: 64, chunkSize: 512, mix: false } },
+  'compact-mix-blocks.txt': { data: Buffer.from(longStory.slice(0, 2000)), options: { lanes: 2, window: 64, blockSize: 1024, chunkSize: 512 } },
 };
 const packed = {};
 if (files['blocks.txt'].data.length !== 3100) throw new Error('blocks.txt must hold three full blocks and a short one');
@@ -112,7 +117,7 @@ function layout(file) {
 function withHeader(file, edit) {
   const h = parseHeaderV2(file);
   const fields = { modelFree: h.modelFree, blockSize: h.blockSize, modelSha256: h.modelHash, modelName: h.modelName, lanes: h.lanes,
-    window: h.window, overlap: h.overlap, ubatch: h.ubatch, flashAttention: h.flashAttention, shiftContext: h.shiftContext, codingMethod: h.codingMethod,
+    window: h.window, overlap: h.overlap, ubatch: h.ubatch, flashAttention: h.flashAttention, shiftContext: h.shiftContext, compactShift: h.compactShift, codingMethod: h.codingMethod,
     methodParams: h.methodParams, profile: h.profile };
   edit(fields);
   return Buffer.concat([writeHeaderV2(fields), file.subarray(h.size)]);
@@ -162,6 +167,7 @@ const v2errors = [
   ['header-bitflip.lmz', edit(s, (b) => (b[14] ^= 0x04)), 'CORRUPT_HEADER', 'a flipped bit in the header body (header_crc)'],
   ['reserved-flag.lmz', fixHeaderCrc(edit(s, (b) => (b[9] |= 0x80))), 'CORRUPT_HEADER', 'a reserved flag set (CRC fixed up)'],
   ['model-free-shift.lmz', fixHeaderCrc(edit(one, (b) => (b[9] |= 0x04))), 'CORRUPT_HEADER', 'SHIFT_CONTEXT in a model-free header (CRC fixed up)'],
+  ['compact-without-shift.lmz', fixHeaderCrc(edit(s, (b) => (b[9] |= 0x08))), 'CORRUPT_HEADER', 'COMPACT_SHIFT without SHIFT_CONTEXT (CRC fixed up)'],
   ['long-varint.lmz', (() => { // body_size written with a needless zero byte, CRC fixed up
     const bodySize = sl.header.size - 10 - 1 - 4;
     const b = Buffer.concat([s.subarray(0, 10), Buffer.of(0x80 | bodySize, 0x00), s.subarray(11)]);

@@ -186,7 +186,7 @@ export class BlockEncoder {
   #openSession(): Promise<NativeSession> {
     const s = this.#settings;
     this.#session ??= openSession(this.#model, { lanes: s.lanes, window: s.window, overlap: s.overlap, ubatch: s.ubatch,
-      flashAttention: s.flashAttention, shiftContext: s.shiftContext, threads: this.#model.threads, codingMethod: s.codingMethod, methodParams: s.methodParams },
+      flashAttention: s.flashAttention, shiftContext: s.shiftContext, compactShift: s.compactShift, threads: this.#model.threads, codingMethod: s.codingMethod, methodParams: s.methodParams },
     this.#memoryLimit, 'use fewer lanes or a smaller window (--lanes, --ctx), or raise memoryLimit');
     return this.#session;
   }
@@ -336,7 +336,7 @@ export async function checkDecodable(want: ModelIdentity, model: Model): Promise
 /** The session settings a member's header records. */
 export function sessionParams(header: FileHeader | HeaderV2, threads: number): NativeSessionParams {
   const method = 'blockSize' in header
-    ? { codingMethod: header.codingMethod, methodParams: header.methodParams, shiftContext: header.shiftContext }
+    ? { codingMethod: header.codingMethod, methodParams: header.methodParams, shiftContext: header.shiftContext, compactShift: header.compactShift }
     : { codingMethod: 1 };
   return { lanes: header.lanes, window: header.window, overlap: header.overlap, ubatch: header.ubatch, flashAttention: header.flashAttention,
     threads, ...method };

@@ -49,6 +49,12 @@ export interface CompressOptions extends CommonOptions {
    * codes (overlap ≥ about a third of the window: with the default overlap, windows up to 771).
    */
   shiftContext?: boolean;
+  /**
+   * false: shift without first moving the kept cache cells down (SHIFT_CONTEXT alone),
+   * as lmzip wrote before COMPACT_SHIFT: slower, for golden files and tests.
+   * Default true (docs/FORMAT.md, COMPACT_SHIFT).
+   */
+  compactShift?: boolean;
   /** Original bytes per block, a multiple of 1024: the unit of random access and resumption (default 256 KiB). Recorded in the file. */
   blockSize?: number;
   /** Target chunk size in bytes (default: each block split evenly over the lanes, at least 16 KiB). */
@@ -92,6 +98,7 @@ export function validateCompressOptions(options: CompressOptions): void {
   booleanOption('measureIdeal', options.measureIdeal);
   booleanOption('mix', options.mix);
   booleanOption('shiftContext', options.shiftContext);
+  booleanOption('compactShift', options.compactShift);
   booleanOption('recordModelPath', options.recordModelPath);
   booleanOption('forceModel', options.forceModel);
   backendOption(options.backend);
@@ -320,7 +327,8 @@ export async function inspectStream(source: AsyncIterable<Uint8Array>): Promise<
  * const { tokens, seconds } = await measureModelSpeed(model, text, { lanes: 16 });
  */
 export async function measureModelSpeed(model: Model, data: Uint8Array | string,
-  options: { lanes?: number; window?: number; overlap?: number; shiftContext?: boolean; chunkSize?: number; blockSize?: number } = {}): Promise<{ tokens: number; seconds: number }> {
+  options: { lanes?: number; window?: number; overlap?: number; shiftContext?: boolean; compactShift?: boolean;
+    chunkSize?: number; blockSize?: number } = {}): Promise<{ tokens: number; seconds: number }> {
   const input = bytesArgument('data', data);
   const settings = await chooseSettings(model, options, input.length);
   const session = await model.createSession({ ...settings, threads: model.threads });

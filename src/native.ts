@@ -35,6 +35,8 @@ export interface NativeSessionParams {
   overlap: number;
   /** A full lane moves its kept positions down instead of feeding them again (docs/FORMAT.md, SHIFT_CONTEXT). */
   shiftContext?: boolean;
+  /** With shiftContext: a shift first moves the lane's kept cells to its lowest cache cells (docs/FORMAT.md, COMPACT_SHIFT). */
+  compactShift?: boolean;
   threads: number;
   flashAttention: boolean;
   ubatch: number;

@@ -24,6 +24,13 @@ export interface CodecSettings {
    * SHIFT_CONTEXT): see defaultShiftContext.
    */
   shiftContext: boolean;
+  /**
+   * With shiftContext: each shift first moves the lane's kept cells to the lowest cells
+   * of its cache, so that later steps attend over the positions held instead of the
+   * whole window (docs/FORMAT.md, COMPACT_SHIFT). What lmzip writes; false only for the
+   * files written before it (golden files, tests).
+   */
+  compactShift: boolean;
   /** llama.cpp's physical batch size (fixed: it splits batches and so decides kernels). */
   ubatch: number;
   /** Flash attention (off: it makes results depend on the thread count, LLAMA-FACTS.md). */
@@ -80,6 +87,8 @@ export interface SettingsOptions {
   overlap?: number;
   /** false: a full lane restarts and feeds its kept tokens again (the version-2 files before SHIFT_CONTEXT). */
   shiftContext?: boolean;
+  /** false: shift without moving the kept cells down (SHIFT_CONTEXT alone, as written before COMPACT_SHIFT). */
+  compactShift?: boolean;
   blockSize?: number;
   chunkSize?: number;
   /** false: the model alone (coding method 1); default: mixed (method 2). */
@@ -142,7 +151,8 @@ export async function chooseSettings(model: Model, options: SettingsOptions, inp
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || blockSize % 1024 !== 0)
     throw invalid('blockSize', `a multiple of 1024 from ${MIN_BLOCK_SIZE} to ${MAX_BLOCK_SIZE}`, blockSize);
-  return fitToInput({ lanes: options.lanes ?? DEFAULT_LANES, window, overlap, shiftContext, ubatch: DEFAULT_UBATCH, flashAttention: false, blockSize,
+  const compactShift = shiftContext && (options.compactShift ?? true);
+  return fitToInput({ lanes: options.lanes ?? DEFAULT_LANES, window, overlap, shiftContext, compactShift, ubatch: DEFAULT_UBATCH, flashAttention: false, blockSize,
     chunkSize: options.chunkSize, ...codingMethod(options.mix ?? true, blockSize, inputSize) }, inputSize);
 }
 

@@ -86,6 +86,7 @@ export class MemberWriter {
     const out = modelFree ? writeHeaderV2({ modelFree: true, blockSize: s.blockSize }) : writeHeaderV2({
       modelFree: false, blockSize: s.blockSize, modelSha256: await this.#model.fingerprint(), modelName: this.#options.modelName,
       lanes: s.lanes, window: s.window, overlap: s.overlap, ubatch: s.ubatch, flashAttention: s.flashAttention, shiftContext: s.shiftContext,
+      compactShift: s.compactShift,
       codingMethod: s.codingMethod, methodParams: s.methodParams, profile: numericProfile(this.#model),
     });
     this.#headerSize = out.length;

@@ -109,6 +109,54 @@ describe('shifting a full lane instead of restarting it', () => {
   });
 });
 
+/** `file` with its header's COMPACT_SHIFT flag set to `compact` (the header CRC recomputed). */
+function withCompactFlag(file: Buffer, compact: boolean): Buffer {
+  const h = parseHeaderV2(file);
+  return Buffer.concat([writeHeaderV2({ ...h, modelSha256: h.modelHash, compactShift: compact }), file.subarray(h.size)]);
+}
+
+describe('compacting a shifted lane (COMPACT_SHIFT)', () => {
+  it('is what lmzip writes with every shift; without it the older form still round-trips, and differs', async () => {
+    const options = { model, lanes: 2, window: 32, overlap: 16, mix: false };
+    const compacted = await compress(story, options);
+    expect(inspect(compacted).header).toMatchObject({ shiftContext: true, compactShift: true });
+    expect(compacted[9] & 0x0c).toBe(0x0c);
+    const inPlace = await compress(story, { ...options, compactShift: false });
+    expect(inspect(inPlace).header).toMatchObject({ shiftContext: true, compactShift: false });
+    expect(inPlace[9] & 0x0c).toBe(0x04);
+    // The kept tokens sit in other cache cells, so attention sums in another order.
+    expect(compacted.equals(inPlace)).toBe(false);
+    expect((await decompress(compacted, { model })).equals(story)).toBe(true);
+    expect((await decompress(inPlace, { model })).equals(story)).toBe(true);
+    // Read with the other cell layout, the stream must fail, never give other bytes.
+    for (const wrong of [withCompactFlag(compacted, false), withCompactFlag(inPlace, true)]) {
+      await expect(decompress(wrong, { model })).rejects.toMatchObject({ code: expect.stringMatching(/^(CORRUPT_DATA|CHECKSUM_MISMATCH)$/) });
+    }
+  });
+
+  it('is not written without a shift, and a restarting file is unchanged by asking for it', async () => {
+    const text = story.subarray(0, 3000);
+    const restarted = await compress(text, { model, lanes: 1, window: 32, overlap: 16, shiftContext: false });
+    expect(inspect(restarted).header).toMatchObject({ shiftContext: false, compactShift: false });
+    expect(restarted[9] & 0x0c).toBe(0);
+    const asked = await compress(text, { model, lanes: 1, window: 32, overlap: 16, shiftContext: false, compactShift: true });
+    expect(asked.equals(restarted)).toBe(true);
+  });
+
+  it('is refused without SHIFT_CONTEXT and in a model-free header', () => {
+    const modelFree = Buffer.from(writeHeaderV2({ modelFree: true, blockSize: 1024 }));
+    modelFree[9] |= 0x08;
+    expect(() => parseHeaderV2(withCrc(modelFree))).toThrow(expect.objectContaining({ code: 'CORRUPT_HEADER' }));
+    const withModel = Buffer.from(writeHeaderV2({ modelFree: false, blockSize: 1024, modelSha256: '00'.repeat(32), modelName: 'm', lanes: 1,
+      window: 64, overlap: 32, ubatch: 512, codingMethod: 1, shiftContext: false }));
+    expect(() => parseHeaderV2(withModel)).not.toThrow();
+    withModel[9] |= 0x08;
+    expect(() => parseHeaderV2(withCrc(withModel))).toThrow(expect.objectContaining({ code: 'CORRUPT_HEADER', message: expect.stringContaining('COMPACT_SHIFT') }));
+    withModel[9] |= 0x04;
+    expect(parseHeaderV2(withCrc(withModel))).toMatchObject({ shiftContext: true, compactShift: true });
+  });
+});
+
 /** The header bytes with their CRC recomputed (after an edit). */
 function withCrc(header: Buffer): Buffer {
   const out = Buffer.from(header);

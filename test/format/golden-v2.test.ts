@@ -44,7 +44,7 @@ async function streamDecode(bytes: Buffer, pieceSize: number): Promise<{ ok?: Bu
 }
 
 const GOOD = ['story.txt', 'mixed.bin', 'one-byte.txt', 'empty.txt', 'blocks.txt', 'no-index.txt', 'concat.txt', 'shift-story.txt',
-  'shift-mix-blocks.txt'];
+  'shift-mix-blocks.txt', 'compact-story.txt', 'compact-mix-blocks.txt'];
 
 describe('version-2 golden files decode', () => {
   for (const name of GOOD) {
@@ -82,7 +82,12 @@ describe('version-2 golden files decode', () => {
     const shifted = inspect(readFileSync(join(GOLDEN, 'shift-story.txt.lmz')));
     expect(shifted.header).toMatchObject({ lanes: 4, window: 64, overlap: 32, shiftContext: true, codingMethod: 1 });
     expect(readFileSync(join(GOLDEN, 'shift-story.txt.lmz'))[9]).toBe(0x04);
-    expect(inspect(readFileSync(join(GOLDEN, 'shift-mix-blocks.txt.lmz'))).header).toMatchObject({ shiftContext: true, codingMethod: 2 });
+    expect(inspect(readFileSync(join(GOLDEN, 'shift-mix-blocks.txt.lmz'))).header).toMatchObject({ shiftContext: true, compactShift: false, codingMethod: 2 });
+    // And with COMPACT_SHIFT (bit 3) as well, what lmzip writes today.
+    const compacted = inspect(readFileSync(join(GOLDEN, 'compact-story.txt.lmz')));
+    expect(compacted.header).toMatchObject({ lanes: 4, window: 64, overlap: 32, shiftContext: true, compactShift: true, codingMethod: 1 });
+    expect(readFileSync(join(GOLDEN, 'compact-story.txt.lmz'))[9]).toBe(0x0c);
+    expect(inspect(readFileSync(join(GOLDEN, 'compact-mix-blocks.txt.lmz'))).header).toMatchObject({ shiftContext: true, compactShift: true, codingMethod: 2 });
     expect(inspect(readFileSync(join(GOLDEN, 'mixed.bin.lmz'))).chunks.brotli).toBeGreaterThan(0);
     expect(inspect(readFileSync(join(GOLDEN, 'empty.txt.lmz'))).header.modelFree).toBe(true);
     expect(inspect(readFileSync(join(GOLDEN, 'one-byte.txt.lmz'))).header.modelFree).toBe(true);

@@ -32,7 +32,7 @@ export async function listFile(run: FileRun, path: string): Promise<void> {
     `  ratio           ${compressed ? (n / compressed).toFixed(3) : '0'} (${n ? ((compressed * 8) / n).toFixed(3) : '0'} bits per byte)\n` +
     `  model           ${h.modelFree ? '(none needed)' : printable(model.name || '(unnamed)')}\n` +
     (h.modelFree ? '' : `  model sha256    ${model.sha}\n  profile         ${printable(h.profile)}\n`) +
-    `  lanes/ctx       ${h.lanes} lanes, window ${h.window}, overlap ${h.overlap}${'shiftContext' in h && h.shiftContext ? ' (shifted)' : ''}\n` +
+    `  lanes/ctx       ${h.lanes} lanes, window ${h.window}, overlap ${h.overlap}${'shiftContext' in h && h.shiftContext ? (h.compactShift ? ' (shifted)' : ' (shifted in place)') : ''}\n` +
     `  members         ${info.members.length} (${[...new Set(layout)].join('; ')})\n` +
     `  blocks          ${info.blocks}${info.tokens ? `, ${info.tokens} tokens` : ''}\n` +
     `  methods         model ${pct('model')}% (${info.chunks.model} chunks), brotli ${pct('brotli')}% (${info.chunks.brotli}), stored ${pct('stored')}% (${info.chunks.stored})\n`);

@@ -9,6 +9,8 @@ export const FLAG_MODEL_FREE = 0x01;
 export const FLAG_FLASH_ATTENTION = 0x02;
 /** Header flag: a lane whose window is full shifts its cache instead of restarting. */
 export const FLAG_SHIFT_CONTEXT = 0x04;
+/** Header flag (only with SHIFT_CONTEXT): a shift first moves the lane's kept cells to its lowest cache cells. */
+export const FLAG_COMPACT_SHIFT = 0x08;
 
 export const MAX_HEADER_BODY = 16384;
 export const MAX_NAME_BYTES = 4096;

@@ -8,7 +8,7 @@ import { MAGIC } from '../constants.js';
 import { crc32 } from '../crc32.js';
 import { ByteCursor, corruptHeader, pushVarint } from '../varint.js';
 import {
-  FLAG_FLASH_ATTENTION, FLAG_MODEL_FREE, FLAG_SHIFT_CONTEXT, FORMAT_VERSION_2, KNOWN_CODING_METHODS, MAX_BLOCK_SIZE, MAX_HEADER_BODY, MAX_LANES,
+  FLAG_COMPACT_SHIFT, FLAG_FLASH_ATTENTION, FLAG_MODEL_FREE, FLAG_SHIFT_CONTEXT, FORMAT_VERSION_2, KNOWN_CODING_METHODS, MAX_BLOCK_SIZE, MAX_HEADER_BODY, MAX_LANES,
   MAX_METHOD_PARAMS, MAX_NAME_BYTES, MAX_PROFILE_BYTES, MAX_UBATCH, MAX_WINDOW, MIN_BLOCK_SIZE, MIN_WINDOW, MODEL_HASH_BYTES,
 } from './constants.js';
 import type { HeaderV2 } from './types.js';
@@ -88,6 +88,7 @@ export interface HeaderFieldsV2 {
   ubatch?: number;
   flashAttention?: boolean;
   shiftContext?: boolean;
+  compactShift?: boolean;
   codingMethod?: number;
   methodParams?: Uint8Array;
   profile?: string;
@@ -103,6 +104,7 @@ export function writeHeaderV2(h: HeaderFieldsV2): Buffer {
   else {
     if (h.flashAttention) flags |= FLAG_FLASH_ATTENTION;
     if (h.shiftContext) flags |= FLAG_SHIFT_CONTEXT;
+    if (h.shiftContext && h.compactShift) flags |= FLAG_COMPACT_SHIFT;
     body.push(...Buffer.from(h.modelSha256 ?? '', 'hex').subarray(0, MODEL_HASH_BYTES));
     const name = Buffer.from(h.modelName ?? '', 'utf8');
     if (name.length > MAX_NAME_BYTES) throw new Error('internal: model name too long');
@@ -130,7 +132,7 @@ export function writeHeaderV2(h: HeaderFieldsV2): Buffer {
 export function parseHeaderV2(bytes: Uint8Array): HeaderV2 {
   const c = new ByteCursor(bytes, MAGIC.length + 1);
   const flags = c.u8();
-  if (flags & ~(FLAG_MODEL_FREE | FLAG_FLASH_ATTENTION | FLAG_SHIFT_CONTEXT)) throw corruptHeader('reserved header flags are set');
+  if (flags & ~(FLAG_MODEL_FREE | FLAG_FLASH_ATTENTION | FLAG_SHIFT_CONTEXT | FLAG_COMPACT_SHIFT)) throw corruptHeader('reserved header flags are set');
   const bodySize = c.varint('header size');
   if (bodySize < 1 || bodySize > MAX_HEADER_BODY) throw corruptHeader(`header body of ${bodySize} bytes`);
   const bodyStart = c.pos;
@@ -153,14 +155,15 @@ export function parseHeaderV2(bytes: Uint8Array): HeaderV2 {
   const header: HeaderV2 = {
     version: 2, modelFree: (flags & FLAG_MODEL_FREE) !== 0, blockSize, modelHash: '', modelName: '', lanes: 1, window: MIN_WINDOW,
     overlap: 0, ubatch: 1, flashAttention: (flags & FLAG_FLASH_ATTENTION) !== 0,
-    shiftContext: (flags & FLAG_SHIFT_CONTEXT) !== 0, codingMethod: 0, methodParams: new Uint8Array(0),
+    shiftContext: (flags & FLAG_SHIFT_CONTEXT) !== 0, compactShift: (flags & FLAG_COMPACT_SHIFT) !== 0, codingMethod: 0, methodParams: new Uint8Array(0),
     profile: '', size,
   };
   if (header.modelFree) {
-    if (header.flashAttention || header.shiftContext) throw corruptHeader('a model-free header with a model setting');
+    if (header.flashAttention || header.shiftContext || header.compactShift) throw corruptHeader('a model-free header with a model setting');
     if (b.left !== 0) throw corruptHeader('header length does not match its fields');
     return header;
   }
+  if (header.compactShift && !header.shiftContext) throw corruptHeader('COMPACT_SHIFT is set without SHIFT_CONTEXT');
   header.modelHash = Buffer.from(field(() => b.take(MODEL_HASH_BYTES))).toString('hex');
   const nameLength = field(() => b.varint('name length'));
   if (nameLength > MAX_NAME_BYTES) throw corruptHeader(`a model name of ${nameLength} bytes`);

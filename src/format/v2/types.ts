@@ -18,6 +18,8 @@ export interface HeaderV2 {
   flashAttention: boolean;
   /** A full lane shifts its cache instead of restarting (FLAG_SHIFT_CONTEXT). */
   shiftContext: boolean;
+  /** Each shift first moves the lane's kept cells to its lowest cache cells (FLAG_COMPACT_SHIFT; only with shiftContext). */
+  compactShift: boolean;
   codingMethod: number;
   methodParams: Uint8Array;
   /** The numeric profile's text form (`key=value;…`). */
