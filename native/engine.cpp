@@ -384,7 +384,9 @@ uint64_t estimate_session_memory(const Model& model, const SessionParams& p) {
   const uint64_t activations = ubatch * (n_embd * 16 + n_vocab) * 4;
   const uint64_t outputs = std::max<uint64_t>(lanes, 1) * n_vocab * 4 * 2;
   const uint64_t fixed = uint64_t(28) << 20;  // graph metadata, buffers of any context (measured: 25 MiB)
-  return kv + scores + activations + outputs + fixed;
+  // A compacting shift saves one lane's cells (compact_lane): at most a lane's share of the cache.
+  const uint64_t compact = p.shift_context && p.compact_shift ? kv / std::max<uint64_t>(lanes, 1) + 4096 : 0;
+  return kv + scores + activations + outputs + fixed + compact;
 }
 
 }  // namespace lmzip

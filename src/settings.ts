@@ -21,7 +21,7 @@ export interface CodecSettings {
   /**
    * A full lane keeps its start token and last `overlap` tokens by moving them down in
    * llama.cpp's cache (a K-shift) instead of feeding them again (docs/FORMAT.md,
-   * SHIFT_CONTEXT): see defaultShiftContext.
+   * SHIFT_CONTEXT): the default wherever the model allows it (chooseSettings).
    */
   shiftContext: boolean;
   /**
@@ -62,8 +62,9 @@ export const DEFAULT_MAX_WINDOW = 1024;
  * time on long chunks (SmolLM2-135M shape, docs/benchmark.md "Restarts"); 256 cut that
  * threefold, and for compression the kept tokens matter little past a few hundred
  * (stories260K, 60 KB: window 512 with overlap 128 codes as small as 256/128). A shift
- * (shiftContext) feeds nothing again; the default stays, since a larger overlap's gain
- * cannot be measured here without a trained model of that context.
+ * (shiftContext, now the default) feeds nothing again, so a larger overlap would cost
+ * little time; the default stays, since its gain in size cannot be measured here
+ * without a trained model of that context.
  */
 export const MAX_DEFAULT_OVERLAP = 256;
 /**
@@ -100,30 +101,6 @@ export function defaultOverlap(window: number): number {
   return Math.min(Math.floor(window / 2), MAX_DEFAULT_OVERLAP);
 }
 
-/**
- * Whether full lanes shift (true) or restart (false) by default: shift where a restart
- * would feed again at least one token for every two it codes, i.e. overlap + 1 ≥
- * (window − overlap − 1) / 2.
- *
- * A restart pays a prefill of overlap + 1 tokens per window − overlap − 1 coded ones.
- * A shift feeds nothing again, but the kept tokens stay in the cache cells they were
- * written to, near the top, and llama.cpp attends over every cell up to the highest in
- * use: after a shift a lane attends over about its whole window, after a restart it
- * starts again from overlap + 1. Measured with `node bench/speed-pair.mjs --lanes 16
- * --window W --shift on|off` (2 threads, docs/benchmark.md "Shifting instead of
- * restarting"; compress/decompress): at window 256 / overlap 128 the SmolLM2-135M shape
- * ran 347/323 tok/s shifting against 210/183 restarting, the Qwen2.5-0.5B shape 118/108
- * against 80/81; at window 1024 / overlap 256 (SmolLM2 shape) restarting ran 201/205
- * against 194/170, and at 1 lane the two tied within the VM's noise. stories260K
- * (256 / 128): shifting 30–33 % faster at 1, 4 and 16 lanes, and 0.2 % smaller.
- *
- * @example defaultShiftContext(256, 128) // true
- * @example defaultShiftContext(1024, 256) // false
- */
-export function defaultShiftContext(window: number, overlap: number): boolean {
-  return 2 * (overlap + 1) >= window - overlap - 1;
-}
-
 /** The chunk target for a block of `length` bytes. */
 export function chunkTarget(length: number, lanes: number, chunkSize: number | undefined): number {
   return chunkSize ?? Math.max(MIN_DEFAULT_CHUNK_SIZE, Math.ceil(length / lanes));
@@ -145,7 +122,13 @@ export async function chooseSettings(model: Model, options: SettingsOptions, inp
   if (window < 8) throw invalid('window', 'an integer of at least 8', window);
   const overlap = options.overlap ?? defaultOverlap(window);
   if (overlap > window - 2) throw invalid('overlap', `an integer below window - 1 (${window - 1})`, overlap);
-  const shiftContext = options.shiftContext ?? (model.facts.canShiftContext && defaultShiftContext(window, overlap));
+  // Full lanes shift (compacting) wherever llama.cpp can shift the model's cache: no
+  // prefill, and with the kept cells moved down each step attends over no more cells
+  // than after a restart. Measured (SmolLM2-135M shape, window 1024 / overlap 256, 2
+  // threads, docs/benchmark.md "Compacting shift"): 1 lane 102.5 / 97.6 % of llama.cpp
+  // against 91.8 / 86.6 % restarting (`node bench/speed-pair.mjs --lanes 1 --rounds 3
+  // --shift on|off`); 16 lanes, raw schedule, 194 / 182 tok/s against 179 / 169.
+  const shiftContext = options.shiftContext ?? model.facts.canShiftContext;
   if (shiftContext && !model.facts.canShiftContext)
     throw invalid('shiftContext', `false for this model (llama.cpp cannot shift a ${model.facts.architecture} context)`, shiftContext);
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;

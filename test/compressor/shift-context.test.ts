@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Model, compress, compressWithStats, decompress, inspect } from '../../src/index.js';
-import { defaultShiftContext } from '../../src/settings.js';
 import { crc32 } from '../../src/format/crc32.js';
 import { parseHeaderV2, writeHeaderV2 } from '../../src/format/v2/header.js';
 import { CORPUS, STORIES } from '../helpers.js';
@@ -29,7 +28,7 @@ function withShiftFlag(file: Buffer, shift: boolean): Buffer {
 }
 
 describe('shifting a full lane instead of restarting it', () => {
-  it('is what lmzip writes at a window of a few overlaps, and round-trips', async () => {
+  it('is what lmzip writes, and round-trips', async () => {
     expect(model.facts.canShiftContext).toBe(true);
     // One lane, window 32: the chunk of ~1500 tokens shifts about 90 times.
     const packed = await compress(story, { model, lanes: 1, window: 32, overlap: 16 });
@@ -38,16 +37,14 @@ describe('shifting a full lane instead of restarting it', () => {
     expect((await decompress(packed, { model })).equals(story)).toBe(true);
   });
 
-  it('is the default where a restart would feed again one token per two it codes', async () => {
-    expect(defaultShiftContext(256, 128)).toBe(true); // stories260K's window: restarts re-feed one token per coded one
-    expect(defaultShiftContext(768, 256)).toBe(true);
-    expect(defaultShiftContext(771, 256)).toBe(true); // the largest window that shifts at the default overlap (docs/FORMAT.md)
-    expect(defaultShiftContext(772, 256)).toBe(false);
-    expect(defaultShiftContext(1024, 256)).toBe(false); // 257 fed again per 767 coded: restarting is faster there
-    expect(defaultShiftContext(16, 1)).toBe(false);
+  it('is the default at every window and overlap, where the model allows it', async () => {
+    // Compacting shifts attend over no more cells than a restart and feed nothing again
+    // (docs/FORMAT.md, "Writers"): windows of many overlaps shift too.
     const text = story.subarray(0, 3000);
-    expect(inspect(await compress(text, { model, lanes: 1, window: 128, overlap: 20 })).header.shiftContext).toBe(false);
-    expect(inspect(await compress(text, { model, lanes: 1, window: 128, overlap: 64 })).header.shiftContext).toBe(true);
+    for (const [window, overlap] of [[128, 20], [128, 64], [64, 1]]) {
+      expect(inspect(await compress(text, { model, lanes: 1, window, overlap })).header).toMatchObject({ shiftContext: true, compactShift: true });
+    }
+    expect(inspect(await compress(text, { model, lanes: 1, window: 128, shiftContext: false })).header.shiftContext).toBe(false);
   });
 
   it('codes differently from a restart, and the decoder follows the flag', async () => {

@@ -271,6 +271,34 @@ TEST(block_round_trip_lanes_and_windows) {
   }
 }
 
+// The three context policies (docs/FORMAT.md, "The lane schedule"): restart, shift in
+// place, and shift with the kept cells moved down (COMPACT_SHIFT, llama.cpp's state
+// saved and restored). Each round-trips, a session reused for a second block gives the
+// same stream, and each policy computes other numbers, so the streams differ.
+TEST(context_policies_round_trip_and_differ) {
+  const auto chunks = story_chunks(97);
+  for (int lanes : {1, 3}) {
+    std::vector<std::vector<uint8_t>> streams;
+    for (auto [shift, compact] : {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
+      SessionParams p;
+      p.lanes = lanes;
+      p.window = 24;  // chunks of ~100 tokens: every lane is full several times
+      p.overlap = 12;
+      p.shift_context = shift;
+      p.compact_shift = compact;
+      Session s(stories(), p);
+      const EncodedBlock enc = s.encode_block(spans(chunks), {}, false, nullptr, {});
+      const auto out = s.decode_block(enc.stream.data(), enc.stream.size(), block_chunks(enc, chunks), nullptr, {});
+      CHECK(out == model_chunks(enc, chunks));
+      CHECK(s.encode_block(spans(chunks), {}, false, nullptr, {}).stream == enc.stream);
+      std::printf("  lanes=%d shift=%d compact=%d: %zu bytes\n", lanes, int(shift), int(compact), enc.stream.size());
+      streams.push_back(enc.stream);
+    }
+    CHECK(streams[0] != streams[1]);
+    CHECK(streams[1] != streams[2]);
+  }
+}
+
 // Coding method 2 (the mixer, docs/MIXING.md): the same schedule and tables as
 // method 1, the tokens coded as the mixer's decisions; a fresh state per block.
 TEST(mixed_block_round_trip) {
