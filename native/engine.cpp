@@ -87,8 +87,8 @@ Session::~Session() {
   if (ctx_) llama_free(ctx_);
 }
 
-// Moves lane `lane`'s cached cells to the lowest cells of its cache, in the order of
-// their positions (docs/FORMAT.md, COMPACT_SHIFT). llama.cpp attends over every cell up
+// Moves lane `lane`'s cached cells to the lowest cells of its cache, keeping their
+// order (docs/FORMAT.md, COMPACT_SHIFT: with it a lane's cells stay in position order). llama.cpp attends over every cell up
 // to the highest one in use, so kept tokens left in high cells would make each later
 // step attend over the whole window. llama.cpp has no call that moves cells, but
 // restoring a sequence's saved state finds free cells from the lowest one: the same

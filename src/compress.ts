@@ -44,9 +44,9 @@ export interface CompressOptions extends CommonOptions {
   overlap?: number;
   /**
    * A lane whose window is full keeps its last `overlap` tokens by shifting llama.cpp's
-   * cache instead of feeding them again (docs/FORMAT.md, SHIFT_CONTEXT). Default: where
-   * the model allows it and a restart would feed again at least one token per two it
-   * codes (overlap ≥ about a third of the window: with the default overlap, windows up to 771).
+   * cache instead of feeding them again (docs/FORMAT.md, SHIFT_CONTEXT), moved to the
+   * lowest cache cells first (COMPACT_SHIFT). Default: wherever the model allows it;
+   * false restarts (one prefill of the kept tokens).
    */
   shiftContext?: boolean;
   /**
