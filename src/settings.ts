@@ -127,7 +127,8 @@ export async function chooseSettings(model: Model, options: SettingsOptions, inp
   // than after a restart. Measured (SmolLM2-135M shape, window 1024 / overlap 256, 2
   // threads, docs/benchmark.md "Compacting shift"): 1 lane 102.5 / 97.6 % of llama.cpp
   // against 91.8 / 86.6 % restarting (`node bench/speed-pair.mjs --lanes 1 --rounds 3
-  // --shift on|off`); 16 lanes, raw schedule, 194 / 182 tok/s against 179 / 169.
+  // --shift on|off`); 16 lanes, raw schedule, 194, 182, 222 tok/s against 179, 169, 167
+  // (`node bench/context-policy.mjs speed`).
   const shiftContext = options.shiftContext ?? model.facts.canShiftContext;
   if (shiftContext && !model.facts.canShiftContext)
     throw invalid('shiftContext', `false for this model (llama.cpp cannot shift a ${model.facts.architecture} context)`, shiftContext);

@@ -282,7 +282,7 @@ TEST(context_policies_round_trip_and_differ) {
     for (auto [shift, compact] : {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
       SessionParams p;
       p.lanes = lanes;
-      p.window = 24;  // chunks of ~100 tokens: every lane is full several times
+      p.window = 24;  // the 97-byte chunks fill it about once, the whole text several times
       p.overlap = 12;
       p.shift_context = shift;
       p.compact_shift = compact;
