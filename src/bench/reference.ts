@@ -86,8 +86,9 @@ export function findOrBuildReference(opts: { cuda: boolean; env?: NodeJS.Process
 /**
  * The average KV depth (tokens already in the lane's cache) over the coded tokens of a
  * chunk of `tokens` tokens, under lmzip's context policy: the start token at position 0,
- * then one token per step; when the window is full the lane restarts from the start
- * token plus the last `overlap` tokens.
+ * then one token per step; when the window is full the lane keeps the start token plus
+ * the last `overlap` tokens. A restart and a compacting shift hold the same cells from
+ * there (docs/FORMAT.md, "Which cells"), so the depth is the same for both.
  * @example averageDepth(100, 1024, 512) // 50.5
  */
 export function averageDepth(tokens: number, window: number, overlap: number): number {
