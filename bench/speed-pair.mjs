@@ -5,11 +5,13 @@
 // two medians taken minutes apart (docs/benchmark.md, "At real size").
 //
 //   node bench/speed-pair.mjs [--lanes 16] [--bytes 16384] [--rounds 2] [--threads 2] [--model PATH]
-//                             [--window N] [--shift on|off]
+//                             [--window N] [--shift on|inplace|off]
 //
 // --window: the lanes' window (default: the model's); --shift: full lanes shift
-// llama.cpp's cache (on) or restart and feed their kept tokens again (off); default:
-// lmzip's choice (docs/FORMAT.md, SHIFT_CONTEXT).
+// llama.cpp's cache with their kept cells moved down (on: COMPACT_SHIFT, lmzip's
+// default where the model allows it), shift it without moving them (inplace:
+// SHIFT_CONTEXT alone, as written before COMPACT_SHIFT), or restart and feed their
+// kept tokens again (off) (docs/FORMAT.md, "The lane schedule").
 //
 // Needs `npm run build` and the reference built once by `npm run bench` (build-bench/),
 // or LMZIP_BATCHED_BENCH. The model defaults to the SmolLM2-135M-shape test model
@@ -24,7 +26,8 @@ import { compressWithStats, decompress, inspect, Model } from '../dist/index.js'
 
 const { values: v } = parseArgs({ options: { lanes: { type: 'string' }, bytes: { type: 'string' }, rounds: { type: 'string' },
   threads: { type: 'string' }, model: { type: 'string' }, window: { type: 'string' }, shift: { type: 'string' } } });
-if (v.shift !== undefined && !['on', 'off'].includes(v.shift)) throw new Error('--shift takes on or off');
+const SHIFT = { on: { shiftContext: true }, inplace: { shiftContext: true, compactShift: false }, off: { shiftContext: false } };
+if (v.shift !== undefined && !(v.shift in SHIFT)) throw new Error('--shift takes on, inplace or off');
 const lanes = Number(v.lanes ?? 16), bytes = Number(v.bytes ?? 16384), rounds = Number(v.rounds ?? 2), threads = Number(v.threads ?? 2);
 const root = new URL('..', import.meta.url).pathname;
 const modelPath = v.model ?? join(homedir(), '.cache/lmzip/test-models/smollm2-135m-q8_0-seed1.gguf');
@@ -35,7 +38,7 @@ const text = readFileSync(join(shared, 'corpus/tinystories-valid-part1.txt')).su
 
 const model = await Model.load(modelPath, { threads });
 const options = { model, lanes, chunkSize: Math.max(64, Math.ceil(bytes / lanes)), measureIdeal: false, forceModel: true,
-  ...(v.window ? { window: Number(v.window) } : {}), ...(v.shift ? { shiftContext: v.shift === 'on' } : {}) };
+  ...(v.window ? { window: Number(v.window) } : {}), ...(v.shift ? SHIFT[v.shift] : {}) };
 const seconds = async (fn) => {
   const t = performance.now();
   const r = await fn();
@@ -54,7 +57,7 @@ const [, first] = await seconds(() => compressWithStats(text, options));
 const header = inspect(first.output).header;
 const depth = averageDepth(first.stats.tokens / first.stats.modelChunks, header.window, header.overlap);
 console.log(`${lanes} lanes, ${threads} threads, ${first.stats.tokens} tokens, window ${header.window}, ` +
-  `${header.shiftContext ? 'shift' : 'restart'}, average KV depth ${depth.toFixed(0)}`);
+  `${header.shiftContext ? (header.compactShift ? 'compacting shift' : 'shift in place') : 'restart'}, average KV depth ${depth.toFixed(0)}`);
 console.log('round  llama.cpp S_TG (before/between/after)  compress tok/s  decompress tok/s  compress/llama  decompress/llama');
 const ratios = { c: [], d: [] };
 // Each lmzip run sits between two reference runs and is compared with their mean, so

@@ -88,9 +88,9 @@ Session::~Session() {
 }
 
 // Moves lane `lane`'s cached cells to the lowest cells of its cache, keeping their
-// order (docs/FORMAT.md, COMPACT_SHIFT: with it a lane's cells stay in position order). llama.cpp attends over every cell up
-// to the highest one in use, so kept tokens left in high cells would make each later
-// step attend over the whole window. llama.cpp has no call that moves cells, but
+// order (docs/FORMAT.md, COMPACT_SHIFT: with it a lane's cells stay in position
+// order). llama.cpp attends over every cell up to the highest one in use, so kept
+// tokens left in high cells would make each later step attend over the whole window. llama.cpp has no call that moves cells, but
 // restoring a sequence's saved state finds free cells from the lowest one: the same
 // cells, keys and values, only their places change. The positions are moved after
 // this (llama_memory_seq_add), because a saved state holds no pending K-shift.
